@@ -1,0 +1,39 @@
+# tsapi: one obvious target per chore. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench provision clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(MAKE) provision
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+provision:
+	@if [ "$$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then bash infra/provision.sh; \
+	else echo "make: not root and no sudo; skipping infra/provision.sh"; fi
+
+run: $(STAMP)
+	$(BIN)/tsapi run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .tsapi .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""api: the HTTP surface of tsapi (a Quart app built by :func:`api.app.create_app`)."""

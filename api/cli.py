@@ -1,0 +1,171 @@
+"""The ``tsapi`` command: serve the API, run the embedded Redis Stack, or all of it at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from api.settings import Settings, SettingsError, load_settings
+from tsdb.connection import check_module, connect
+from tsdb.embedded import EmbeddedRedis, EmbeddedRedisError
+from tsdb.errors import TsdbError
+
+__all__ = ["main"]
+
+log = logging.getLogger("tsapi")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _probe(url: str) -> int:
+    client = connect(url, connect_timeout=2.0, socket_timeout=5.0)
+    try:
+        return await check_module(client)
+    finally:
+        await client.aclose()
+
+
+@click.group()
+@click.version_option(package_name="tsapi")
+def main() -> None:
+    """tsapi: a REST API over Redis TimeSeries, with analysis jobs."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default TSAPI_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default TSAPI_PORT or 5000).")
+@click.option("--workers", type=int, default=None, help="Server processes (TSAPI_SERVER_WORKERS).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the API on uvicorn (refuses to start without a usable Redis)."""
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    try:
+        version = asyncio.run(_probe(settings.redis_url))
+    except TsdbError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
+    log.info("RedisTimeSeries %s found", version)
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.server_workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port (default 6390).")
+@click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory for the AOF (default .tsapi/redis).",
+)
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address(es) to bind.")
+@click.option("--password", default=None, envvar="TSAPI_REDIS_PASSWORD", help="requirepass.")
+@click.option(
+    "--appendfsync",
+    type=click.Choice(["everysec", "always", "no"]),
+    default="everysec",
+    show_default=True,
+    help="AOF fsync policy.",
+)
+def redis(
+    port: int | None, data_dir: Path | None, bind: str, password: str | None, appendfsync: str
+) -> None:
+    """Run a local Redis Stack with the TimeSeries module, in the foreground."""
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    server = EmbeddedRedis(
+        port=port or settings.embedded_redis_port,
+        data_dir=data_dir or settings.embedded_redis_dir,
+        bind=bind,
+        password=password,
+        appendfsync=appendfsync,
+    )
+    try:
+        server.start()
+    except EmbeddedRedisError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Redis Stack with TimeSeries ready at {server.url} (data in {server.data_dir})")
+    assert server.process is not None
+    _wait_for_children([server.process], [server.stop])
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="API port (default 5000).")
+def run(port: int | None) -> None:
+    """Run everything locally: the embedded Redis Stack and the API (make run)."""
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    server = EmbeddedRedis(port=settings.embedded_redis_port, data_dir=settings.embedded_redis_dir)
+    try:
+        server.start()
+    except EmbeddedRedisError as exc:
+        raise click.ClickException(str(exc)) from None
+    env = {**os.environ, "TSAPI_REDIS_URL": server.url}
+    api = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve", "--port", str(port or settings.port)], env=env
+    )
+    click.echo(
+        f"tsapi on http://{settings.host}:{port or settings.port} (Redis at {server.url});"
+        " Ctrl-C stops everything"
+    )
+    assert server.process is not None
+    _wait_for_children([api, server.process], [api.terminate, server.stop])
+
+
+def _wait_for_children(
+    children: list[subprocess.Popen[bytes]], stoppers: list[Callable[[], None]]
+) -> None:
+    """Wait until Ctrl-C/SIGTERM or until one child exits, then stop them all."""
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stopping and all(c.poll() is None for c in children):
+            time.sleep(0.2)
+    finally:
+        for stop in stoppers:
+            stop()
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    failed = [c.returncode for c in children if c.returncode not in (0, -15, None)]
+    if failed and not stopping:
+        raise click.ClickException(f"a process exited with status {failed[0]}")

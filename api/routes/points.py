@@ -1,0 +1,135 @@
+"""Points of one series: write, read a range, update one, delete a range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import Field
+from quart import Blueprint, Response, request
+from quart_schema import document_request, document_response, validate_querystring, validate_request
+
+from api.errors import ApiError
+from api.extensions import store
+from api.params import parse_points, range_query
+from api.responses import json_response
+from api.schemas import (
+    DeleteResult,
+    PointIn,
+    PointsOut,
+    PointValue,
+    Problem,
+    RangeArgs,
+    StrictModel,
+    TimeIn,
+    WriteArgs,
+    WriteResult,
+)
+from tsdb.errors import InvalidInput, SeriesExists, SeriesNotFound
+from tsdb.keys import validate_key, validate_labels
+from tsdb.models import SeriesConfig
+from tsdb.timefmt import parse_bound, parse_timestamp
+
+__all__ = ["bp", "read_json_body"]
+
+bp = Blueprint("points", __name__, url_prefix="/v1/series")
+
+
+class DeleteRangeArgs(StrictModel):
+    """Both bounds are required so that nothing is deleted by accident ('-'/'+' for all)."""
+
+    from_: TimeIn = Field(alias="from")
+    to: TimeIn
+
+
+async def read_json_body() -> Any:
+    """The request body parsed with orjson; 415 unless it is JSON, 400 if malformed."""
+    if request.mimetype != "application/json":
+        raise ApiError(
+            415,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            f"send the body as application/json (got {request.mimetype or 'no content type'})",
+        )
+    body = await request.get_data(cache=False)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(
+            400, "malformed-json", "Malformed JSON", f"the body is not JSON: {exc}"
+        ) from None
+
+
+@bp.post("/<key>/points")
+@validate_querystring(WriteArgs)
+@document_request(list[PointIn])
+@document_response(WriteResult)
+@document_response(Problem, 422)
+async def write_points(key: str, query_args: WriteArgs) -> Response:
+    """Write one point, a list of points, or {"points": [...], "labels": {...}}."""
+    validate_key(key)
+    body = await read_json_body()
+    labels: dict[str, str] = {}
+    if isinstance(body, dict) and "points" in body:
+        extra = set(body) - {"points", "labels"}
+        if extra:
+            raise InvalidInput(f"unknown field(s): {', '.join(sorted(extra))}")
+        labels = validate_labels(body.get("labels") or {})
+        body = body["points"]
+    items = [body] if isinstance(body, dict) else body
+    if not isinstance(items, list) or not items:
+        raise InvalidInput('send a point, a non-empty list of points, or {"points": [...]}')
+    times, values = parse_points(items)
+    created = False
+    if not await store().exists(key):
+        if not query_args.create:
+            raise SeriesNotFound(key)
+        try:
+            await store().create(key, SeriesConfig(labels=labels))
+            created = True
+        except SeriesExists:
+            pass  # another writer created it in the meantime
+    written = await store().add_many([(key, t, v) for t, v in zip(times, values, strict=True)])
+    return json_response({"written": written, "created": created}, 201 if created else 200)
+
+
+@bp.get("/<key>/points")
+@validate_querystring(RangeArgs)
+@document_response(PointsOut)
+@document_response(Problem, 404)
+async def read_points(key: str, query_args: RangeArgs) -> Response:
+    """Samples in a range, raw or aggregated, with every TS.RANGE option."""
+    query = range_query(query_args)
+    points = await store().range(key, query)
+    body: dict[str, Any] = {"key": key, "points": points}
+    if query.aggregation is not None:
+        body["aggregation"] = query.aggregation
+        body["bucket_ms"] = query.bucket_ms
+    return json_response(body)
+
+
+@bp.put("/<key>/points/<t>")
+@validate_request(PointValue)
+@document_response(PointIn)
+async def put_point(key: str, t: str, data: PointValue) -> Response:
+    """Set the value at one timestamp, whatever the series' duplicate policy."""
+    ts = parse_timestamp(t, "t")
+    created = await store().upsert(key, ts, _finite(data.v))
+    return json_response({"t": ts, "v": data.v}, 201 if created else 200)
+
+
+@bp.delete("/<key>/points")
+@validate_querystring(DeleteRangeArgs)
+@document_response(DeleteResult)
+async def delete_points(key: str, query_args: DeleteRangeArgs) -> Response:
+    """Delete the samples between from and to (inclusive); says how many went."""
+    deleted = await store().delete_range(
+        key, parse_bound(query_args.from_, "from"), parse_bound(query_args.to, "to")
+    )
+    return json_response({"deleted": deleted})
+
+
+def _finite(v: float) -> float:
+    if v != v or v in (float("inf"), float("-inf")):
+        raise InvalidInput("value must be finite (no NaN or Infinity)")
+    return v

@@ -1,0 +1,240 @@
+"""Request and response models: validated by quart-schema and listed in /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, Encoding, Reducer
+
+__all__ = [
+    "DeleteResult",
+    "LatestOut",
+    "PointIn",
+    "PointValue",
+    "PointsOut",
+    "Problem",
+    "QueryArgs",
+    "QueryOut",
+    "RangeArgs",
+    "RuleIn",
+    "RuleOut",
+    "RulesOut",
+    "SeriesCreate",
+    "SeriesListArgs",
+    "SeriesListOut",
+    "SeriesOut",
+    "SeriesPatch",
+    "StrictModel",
+    "WriteArgs",
+    "WriteResult",
+]
+
+
+def _as_list(value: Any) -> Any:
+    """A query parameter given once arrives as a string: make it a one-item list."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+TimeIn = Annotated[
+    int | str,
+    Field(description="Epoch ms, ISO-8601 (2024-01-31T12:00:00Z) or relative (now, -15m, -1h)"),
+]
+DurationIn = Annotated[int | str, Field(description="Milliseconds or 30s, 5m, 1h, 1d, 1w")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# -- series --------------------------------------------------------------------------------
+
+
+class SeriesCreate(StrictModel):
+    """A new series. Only ``key`` is required."""
+
+    key: str = Field(description="Letters, digits and ':._-', at most 256 characters")
+    labels: dict[str, str] = Field(default_factory=dict)
+    retention: DurationIn | None = Field(None, description="Keep samples this long; 0 = forever")
+    duplicate_policy: DuplicatePolicy | None = None
+    chunk_size: int | None = Field(None, description="Bytes per chunk, multiple of 8")
+    encoding: Encoding | None = None
+    ignore_max_time_diff: DurationIn | None = None
+    ignore_max_val_diff: float | None = None
+
+
+class SeriesPatch(StrictModel):
+    """Changes to a series; ``labels`` replaces the whole label set."""
+
+    labels: dict[str, str] | None = None
+    retention: DurationIn | None = None
+    duplicate_policy: DuplicatePolicy | None = None
+    chunk_size: int | None = None
+    ignore_max_time_diff: DurationIn | None = None
+    ignore_max_val_diff: float | None = None
+
+
+class RuleOut(BaseModel):
+    """A compaction rule out of a series."""
+
+    dest: str
+    aggregation: Aggregation
+    bucket_ms: int
+    align_ms: int
+
+
+class SeriesOut(BaseModel):
+    """What the store knows about a series."""
+
+    key: str
+    labels: dict[str, str]
+    total_samples: int
+    memory_bytes: int
+    first_timestamp: int | None
+    last_timestamp: int | None
+    retention_ms: int
+    chunk_count: int
+    chunk_size: int
+    encoding: Encoding
+    duplicate_policy: DuplicatePolicy | None
+    ignore_max_time_diff: int
+    ignore_max_val_diff: float
+    source_key: str | None
+    rules: list[RuleOut]
+
+
+class SeriesListArgs(StrictModel):
+    """Filters and paging for the series list."""
+
+    filter: StrList | None = Field(None, description="Label filter, repeatable: city=austin")
+    limit: int = Field(1000, ge=1, le=10_000)
+    after: str | None = Field(None, description="Return keys after this one (the 'next' cursor)")
+
+
+class SeriesItem(BaseModel):
+    key: str
+    labels: dict[str, str]
+
+
+class SeriesListOut(BaseModel):
+    series: list[SeriesItem]
+    next: str | None = Field(None, description="Cursor for the next page, if there is one")
+
+
+# -- points --------------------------------------------------------------------------------
+
+
+class PointIn(StrictModel):
+    """One sample."""
+
+    t: TimeIn
+    v: float
+
+
+class PointValue(StrictModel):
+    """The value for ``PUT /v1/series/{key}/points/{t}``."""
+
+    v: float
+
+
+class WriteArgs(StrictModel):
+    create: bool = Field(False, description="Create the series (with body labels) if missing")
+
+
+class WriteResult(BaseModel):
+    written: int
+    created: bool = False
+
+
+class DeleteResult(BaseModel):
+    deleted: int
+
+
+class RangeArgs(StrictModel):
+    """Every option of TS.RANGE, as query parameters."""
+
+    from_: TimeIn | None = Field(None, alias="from", description="Start (inclusive); '-' = first")
+    to: TimeIn | None = Field(None, description="End (inclusive); '+' = last")
+    agg: Aggregation | None = Field(None, description="Aggregator per bucket")
+    bucket: DurationIn | None = Field(None, description="Bucket width with agg")
+    align: str | None = Field(None, description="Bucket alignment: start, end or a timestamp")
+    bucket_timestamp: BucketTimestamp | None = None
+    empty: bool = Field(False, description="Report empty buckets too")
+    filter_by_value: str | None = Field(None, description="'min,max': keep values in range")
+    filter_by_ts: StrList | None = Field(None, description="Keep only these timestamps")
+    count: int | None = Field(None, gt=0, description="At most this many samples/buckets")
+    reverse: bool = Field(False, description="Newest first (TS.REVRANGE)")
+    latest: bool = Field(False, description="Include the open bucket of a compaction")
+
+
+class PointsOut(BaseModel):
+    key: str
+    points: list[tuple[int, float | None]]
+    aggregation: Aggregation | None = None
+    bucket_ms: int | None = None
+
+
+class QueryArgs(RangeArgs):
+    """A multi-series query: label filters plus every range option."""
+
+    filter: StrList = Field(description="Label filter, repeatable: city=austin, kind!=test")
+    group_by: str | None = Field(None, description="Group series by this label...")
+    reduce: Reducer | None = Field(None, description="...and reduce each group with this")
+    with_labels: bool = True
+    selected_labels: StrList | None = Field(None, description="Return only these labels")
+
+
+class SeriesPointsOut(BaseModel):
+    key: str
+    labels: dict[str, str]
+    points: list[tuple[int, float | None]]
+
+
+class QueryOut(BaseModel):
+    series: list[SeriesPointsOut]
+
+
+class LatestArgs(StrictModel):
+    filter: StrList
+    latest: bool = False
+
+
+class LatestItem(BaseModel):
+    key: str
+    labels: dict[str, str]
+    t: int | None
+    v: float | None
+
+
+class LatestOut(BaseModel):
+    series: list[LatestItem]
+
+
+# -- rules ---------------------------------------------------------------------------------
+
+
+class RuleIn(StrictModel):
+    """A compaction rule: aggregate the source into ``dest`` per bucket."""
+
+    dest: str
+    agg: Aggregation
+    bucket: DurationIn
+    align: TimeIn = 0
+    create_dest: bool = Field(True, description="Create the destination series if missing")
+    dest_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class RulesOut(BaseModel):
+    rules: list[RuleOut]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None

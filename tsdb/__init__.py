@@ -1,0 +1,63 @@
+"""tsdb: typed, async access to RedisTimeSeries (the only package that speaks TS.* commands)."""
+
+from tsdb.connection import Client, check_module, connect
+from tsdb.errors import (
+    InvalidInput,
+    InvalidQuery,
+    ModuleMissing,
+    PointError,
+    RuleConflict,
+    RuleNotFound,
+    SeriesExists,
+    SeriesNotFound,
+    StoreUnavailable,
+    TsdbError,
+    WriteRejected,
+)
+from tsdb.models import (
+    Aggregation,
+    BucketTimestamp,
+    DuplicatePolicy,
+    Encoding,
+    LatestValue,
+    MultiRangeQuery,
+    Point,
+    RangeQuery,
+    Reducer,
+    Rule,
+    SeriesConfig,
+    SeriesInfo,
+    SeriesPoints,
+)
+from tsdb.store import TimeSeriesStore
+
+__all__ = [
+    "Aggregation",
+    "BucketTimestamp",
+    "Client",
+    "DuplicatePolicy",
+    "Encoding",
+    "InvalidInput",
+    "InvalidQuery",
+    "LatestValue",
+    "ModuleMissing",
+    "MultiRangeQuery",
+    "Point",
+    "PointError",
+    "RangeQuery",
+    "Reducer",
+    "Rule",
+    "RuleConflict",
+    "RuleNotFound",
+    "SeriesConfig",
+    "SeriesExists",
+    "SeriesInfo",
+    "SeriesNotFound",
+    "SeriesPoints",
+    "StoreUnavailable",
+    "TimeSeriesStore",
+    "TsdbError",
+    "WriteRejected",
+    "check_module",
+    "connect",
+]

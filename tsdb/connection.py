@@ -1,0 +1,131 @@
+"""Connecting to Redis (standalone or cluster) and checking the TimeSeries module.
+
+URLs: ``redis://[[user]:password@]host:port/0``, ``rediss://...`` (TLS),
+``unix:///path/redis.sock``, and ``redis+cluster://[[user]:password@]host:port,host:port``
+(``rediss+cluster://`` for TLS) for Redis Cluster. Time series live in database 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from tsdb.errors import InvalidInput, ModuleMissing, StoreUnavailable
+
+__all__ = [
+    "MIN_MODULE_VERSION",
+    "Client",
+    "check_module",
+    "connect",
+    "is_cluster_url",
+    "timeseries_version",
+]
+
+log = logging.getLogger(__name__)
+
+Client = Redis | RedisCluster
+MIN_MODULE_VERSION = 11000  # RedisTimeSeries 1.10: every option the API exposes
+
+
+def is_cluster_url(url: str) -> bool:
+    """True for ``redis+cluster://`` and ``rediss+cluster://`` URLs."""
+    return urlsplit(url).scheme in ("redis+cluster", "rediss+cluster")
+
+
+def connect(
+    url: str,
+    *,
+    socket_timeout: float = 10.0,
+    connect_timeout: float = 3.0,
+    max_connections: int = 64,
+) -> Client:
+    """Make a client for ``url`` (nothing is sent until the first command).
+
+    Replies use RESP3, so samples arrive as ints and floats without conversion.
+    Connection errors are retried twice with a short backoff before they surface.
+    """
+    common: dict[str, Any] = {
+        "protocol": 3,
+        "decode_responses": True,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 30,
+    }
+    if is_cluster_url(url):
+        parts = urlsplit(url)
+        nodes = []
+        for hostport in parts.netloc.rpartition("@")[2].split(","):
+            host, _, port = hostport.rpartition(":")
+            if not host or not port.isdigit():
+                raise InvalidInput(f"cluster URL node {hostport!r} must be host:port")
+            nodes.append(ClusterNode(host.strip("[]"), int(port)))
+        if parts.username:
+            common["username"] = unquote(parts.username)
+        if parts.password:
+            common["password"] = unquote(parts.password)
+        common.pop("retry_on_error")
+        return RedisCluster(
+            startup_nodes=nodes,
+            ssl=parts.scheme.startswith("rediss"),
+            max_connections=max_connections,
+            **common,
+        )
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise InvalidInput(f"unsupported Redis URL scheme in {url!r}")
+    return Redis.from_url(url, max_connections=max_connections, **common)
+
+
+async def check_module(client: Client) -> int:
+    """Return the TimeSeries module version, or raise if Redis cannot serve time series.
+
+    Raises :class:`StoreUnavailable` when the server cannot be reached and
+    :class:`ModuleMissing` when it answers without the module.
+    """
+    try:
+        if isinstance(client, RedisCluster):
+            modules = await client.execute_command("MODULE LIST", target_nodes=RedisCluster.RANDOM)
+        else:
+            modules = await client.execute_command("MODULE LIST")
+    except RedisError as exc:
+        raise StoreUnavailable(f"cannot reach Redis: {exc}") from exc
+    version = timeseries_version(modules)
+    if version is None:
+        raise ModuleMissing(
+            "Redis answers but the TimeSeries module is not loaded: use Redis Stack >= 7.2 or "
+            "Redis >= 8, or start one with `tsapi redis`"
+        )
+    if version < MIN_MODULE_VERSION:
+        raise ModuleMissing(
+            f"RedisTimeSeries {version} is too old; tsapi needs {MIN_MODULE_VERSION} or newer"
+        )
+    return version
+
+
+def timeseries_version(modules: Any) -> int | None:
+    """The TimeSeries module's version in a MODULE LIST reply (any client's parsing)."""
+    for module in modules:
+        info = {_text(k): v for k, v in _as_dict(module).items()}
+        if _text(info.get("name", "")).lower() == "timeseries":
+            return int(info.get("ver", 0))
+    return None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _as_dict(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, dict):
+        return entry
+    return dict(zip(entry[::2], entry[1::2], strict=False))

@@ -1,0 +1,88 @@
+"""Key names: what a series key may look like, and the prefixes tsapi keeps for itself.
+
+Series live under their own names in database 0 so that redis-cli and other
+RedisTimeSeries clients see the same keys. Everything else tsapi stores (jobs,
+artifacts, settings) sits under :data:`PREFIX`, and RQ keeps its own ``rq:`` keys;
+series keys may not start with either.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tsdb.errors import InvalidInput
+
+__all__ = [
+    "KEY_MAX_LENGTH",
+    "KEY_PATTERN",
+    "LABEL_PATTERN",
+    "PREFIX",
+    "RESERVED_PREFIXES",
+    "artifact_key",
+    "config_key",
+    "validate_key",
+    "validate_labels",
+]
+
+PREFIX = "tsapi:"
+RESERVED_PREFIXES = (PREFIX, "rq:")
+KEY_MAX_LENGTH = 256
+KEY_PATTERN = re.compile(r"[A-Za-z0-9:._-]+")
+LABEL_MAX_LENGTH = 128
+LABEL_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
+# Label values travel as separate arguments, but filters are parsed by the module:
+# keep out the characters its filter grammar gives meaning to, and control characters.
+LABEL_VALUE_PATTERN = re.compile(r"[^\x00-\x1f\x7f=!(),\"']*")
+LABEL_VALUE_MAX_LENGTH = 1024
+
+
+def validate_key(key: str, field: str = "key") -> str:
+    """Return ``key`` if it is a valid series key, else raise :class:`InvalidInput`."""
+    if not isinstance(key, str) or not key:
+        raise InvalidInput(f"{field} must be a non-empty string")
+    if len(key) > KEY_MAX_LENGTH:
+        raise InvalidInput(f"{field} is longer than {KEY_MAX_LENGTH} characters")
+    if not KEY_PATTERN.fullmatch(key):
+        raise InvalidInput(
+            f"{field} {key!r} may only hold letters, digits and the characters ':._-'"
+        )
+    if key.startswith(RESERVED_PREFIXES):
+        raise InvalidInput(
+            f"{field} {key!r} uses a reserved prefix ({', '.join(RESERVED_PREFIXES)})"
+        )
+    return key
+
+
+def validate_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Check label names and values; return them as a new dict of strings."""
+    checked: dict[str, str] = {}
+    for name, value in labels.items():
+        if not isinstance(name, str) or not LABEL_PATTERN.fullmatch(name) or len(name) > 128:
+            raise InvalidInput(
+                f"label name {name!r} must start with a letter or '_' and hold only letters, "
+                "digits and '_.:-' (at most 128 characters)"
+            )
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidInput(f"label {name!r} must have a string value")
+        text = str(value)
+        if (
+            not text
+            or len(text) > LABEL_VALUE_MAX_LENGTH
+            or not LABEL_VALUE_PATTERN.fullmatch(text)
+        ):
+            raise InvalidInput(
+                f"label {name!r} has an invalid value: it must be 1 to {LABEL_VALUE_MAX_LENGTH} "
+                "characters without quotes, '=', '!', '(', ')', ',' or control characters"
+            )
+        checked[name] = text
+    return checked
+
+
+def artifact_key(job_id: str, name: str) -> str:
+    """Key of one file a job produced."""
+    return f"{PREFIX}artifact:{job_id}:{name}"
+
+
+def config_key() -> str:
+    """Key of the hash that holds settings shared by every process."""
+    return f"{PREFIX}config"
