@@ -1,0 +1,5 @@
+"""``python -m bench`` runs the benchmark."""
+
+from bench.cli import main
+
+main()

@@ -1,0 +1,158 @@
+"""``python -m bench``: start Redis and the API, run the benchmarks, print and save the table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import redis
+
+from bench.aggregate import run_range
+from bench.context import BenchContext
+from bench.data import make_samples
+from bench.ingest import run_ingest
+from bench.report import Row, format_table, ingest_row, range_row, write_json
+from bench.servers import redis_cli_path, running_api, running_redis
+from tsdb.connection import timeseries_version
+
+__all__ = ["main", "parse_args"]
+
+DEFAULT_OUTPUT = Path(__file__).with_name("last-run.json")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="tsapi vs raw Redis TimeSeries on one embedded Redis: ingest and range.",
+    )
+    parser.add_argument(
+        "--points",
+        type=_positive,
+        default=100_000,
+        help="points in the ingest batch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=_positive,
+        default=5,
+        help="ingest runs each way; the median counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--range-points",
+        type=_positive,
+        default=5_000_000,
+        help="points in the range-query series (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--range-runs",
+        type=_positive,
+        default=10,
+        help="range queries each way after a warm-up (default: %(default)s)",
+    )
+    parser.add_argument("--skip-range", action="store_true", help="only run the ingest benchmark")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="where to write the JSON results (default: bench/last-run.json)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run everything; exit 130 on Ctrl-C or SIGTERM after stopping the servers."""
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        rows, details = run(options)
+    except KeyboardInterrupt:
+        _say("interrupted; servers stopped")
+        raise SystemExit(130) from None
+    print(format_table(rows))
+    write_json(options.output, rows, details)
+    _say(f"results written to {options.output}")
+
+
+def run(options: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
+    """Start the servers in a scratch folder, run the benchmarks, stop everything."""
+    details: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
+    }
+    rows: list[Row] = []
+    with _bench_context() as ctx:
+        details["environment"] = _environment(ctx.admin)
+        _say(f"ingest: {options.points:,} points x {options.runs} runs each way")
+        ingest = run_ingest(ctx, make_samples(options.points), options.runs)
+        rows.append(ingest_row(ingest))
+        details["ingest_seconds"] = asdict(ingest)
+        if not options.skip_range:
+            _say(
+                f"range: loading {options.range_points:,} points, then "
+                f"{options.range_runs} queries each way"
+            )
+            ranged = run_range(ctx, make_samples(options.range_points), options.range_runs)
+            rows.append(range_row(ranged))
+            details["range_seconds"] = asdict(ranged)
+    return rows, details
+
+
+@contextmanager
+def _bench_context() -> Iterator[BenchContext]:
+    """Redis and the API in a fresh temporary folder; both stopped (and it removed) after."""
+    with tempfile.TemporaryDirectory(prefix="tsapi-bench-") as scratch:
+        workdir = Path(scratch)
+        _say(f"starting Redis and tsapi serve in {workdir}")
+        with (
+            running_redis(workdir / "redis") as server,
+            running_api(server.url, workdir / "api.log") as api_url,
+        ):
+            admin = redis.Redis.from_url(server.url)
+            try:
+                yield BenchContext(
+                    api_url, server.url, server.port, redis_cli_path(), workdir, admin
+                )
+            finally:
+                admin.close()
+
+
+def _environment(admin: redis.Redis) -> dict[str, Any]:
+    """Versions and machine, for the JSON file."""
+    server: dict[str, Any] = admin.info("server")
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "tsapi": version("tsapi"),
+        "redis": server.get("redis_version"),
+        "timeseries": timeseries_version(admin.execute_command("MODULE LIST")),
+    }
+
+
+def _positive(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM behaves like Ctrl-C, so the servers are stopped on the way out."""
+    raise KeyboardInterrupt
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
