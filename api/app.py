@@ -8,11 +8,12 @@ from quart import Quart
 from quart_schema import Info, QuartSchema
 
 from api.errors import register_error_handlers
-from api.extensions import SETTINGS, STORE
-from api.routes import health, points, query, rules, series
+from api.extensions import JOBS, SETTINGS, STORE
+from api.routes import health, jobs, points, query, rules, series
 from api.settings import Settings, load_settings
 from tsdb.connection import check_module, connect
 from tsdb.store import TimeSeriesStore
+from workers.queue import JobQueue, connect_queue
 
 __all__ = ["create_app"]
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
     )
     register_error_handlers(app)
-    for module in (health, series, points, query, rules):
+    for module in (health, series, points, query, rules, jobs):
         app.register_blueprint(module.bp)
 
     @app.before_serving
@@ -49,12 +50,21 @@ def create_app(settings: Settings | None = None) -> Quart:
         version = await check_module(client)
         log.info("connected to %s (RedisTimeSeries %s)", _redacted(settings.redis_url), version)
         app.extensions[STORE] = TimeSeriesStore(client, chunk_points=settings.write_chunk_points)
+        app.extensions[JOBS] = JobQueue(
+            connect_queue(settings.job_queue_url),
+            job_timeout=settings.job_timeout,
+            result_ttl=settings.result_ttl,
+            retries=settings.job_retries,
+        )
 
     @app.after_serving
     async def close_store() -> None:
         store = app.extensions.pop(STORE, None)
         if store is not None:
             await store.client.aclose()
+        queue = app.extensions.pop(JOBS, None)
+        if queue is not None:
+            queue.connection.close()
 
     return app
 

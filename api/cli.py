@@ -121,9 +121,24 @@ def redis(
 
 
 @main.command()
+@click.option("--queues", "-q", multiple=True, help="Queues to serve (default: tsapi).")
+@click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run a job worker (RQ, JSON serializer) against TSAPI_REDIS_URL / TSAPI_QUEUE_URL."""
+    from workers.worker import run_worker
+
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    try:
+        run_worker(settings, list(queues) or None, burst=burst)
+    except TsdbError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
 @click.option("--port", type=int, default=None, help="API port (default 5000).")
 def run(port: int | None) -> None:
-    """Run everything locally: the embedded Redis Stack and the API (make run)."""
+    """Run everything locally: the embedded Redis Stack, the API and a worker (make run)."""
     settings = _settings()
     _configure_logging(settings.log_level)
     server = EmbeddedRedis(port=settings.embedded_redis_port, data_dir=settings.embedded_redis_dir)
@@ -135,12 +150,16 @@ def run(port: int | None) -> None:
     api = subprocess.Popen(
         [sys.executable, "-m", "api", "serve", "--port", str(port or settings.port)], env=env
     )
+    worker_process = subprocess.Popen([sys.executable, "-m", "api", "worker"], env=env)
     click.echo(
-        f"tsapi on http://{settings.host}:{port or settings.port} (Redis at {server.url});"
-        " Ctrl-C stops everything"
+        f"tsapi on http://{settings.host}:{port or settings.port} with one worker "
+        f"(Redis at {server.url}); Ctrl-C stops everything"
     )
     assert server.process is not None
-    _wait_for_children([api, server.process], [api.terminate, server.stop])
+    _wait_for_children(
+        [api, worker_process, server.process],
+        [api.terminate, worker_process.terminate, server.stop],
+    )
 
 
 def _wait_for_children(

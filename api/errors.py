@@ -26,6 +26,7 @@ from tsdb.errors import (
     StoreUnavailable,
     WriteRejected,
 )
+from workers.errors import JobNotCancelable, JobNotFinished, JobNotFound, UnknownJobType
 
 __all__ = ["ApiError", "problem", "register_error_handlers"]
 
@@ -133,6 +134,22 @@ def register_error_handlers(app: Quart) -> None:
             "Redis cannot be reached right now; retry shortly",
             headers={"Retry-After": "1"},
         )
+
+    @app.errorhandler(UnknownJobType)
+    async def unknown_job_type(exc: UnknownJobType) -> Response:
+        return problem(422, "unknown-job-type", "Unknown job type", str(exc))
+
+    @app.errorhandler(JobNotFound)
+    async def job_not_found(exc: JobNotFound) -> Response:
+        return problem(404, "job-not-found", "Job not found", str(exc))
+
+    @app.errorhandler(JobNotFinished)
+    async def job_not_finished(exc: JobNotFinished) -> Response:
+        return problem(409, "job-not-finished", "Job not finished", str(exc), job_status=exc.status)
+
+    @app.errorhandler(JobNotCancelable)
+    async def job_not_cancelable(exc: JobNotCancelable) -> Response:
+        return problem(409, "job-ended", "Job already ended", str(exc))
 
     @app.errorhandler(RequestSchemaValidationError)
     async def schema_error(exc: RequestSchemaValidationError) -> Response:

@@ -6,11 +6,13 @@ from quart import current_app
 
 from api.settings import Settings
 from tsdb.store import TimeSeriesStore
+from workers.queue import JobQueue
 
-__all__ = ["settings", "store"]
+__all__ = ["jobs", "settings", "store"]
 
 STORE = "tsapi.store"
 SETTINGS = "tsapi.settings"
+JOBS = "tsapi.jobs"
 
 
 def store() -> TimeSeriesStore:
@@ -21,3 +23,8 @@ def store() -> TimeSeriesStore:
 def settings() -> Settings:
     """The settings the app was built with."""
     return current_app.extensions[SETTINGS]
+
+
+def jobs() -> JobQueue:
+    """The job queue of the running app."""
+    return current_app.extensions[JOBS]

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         "redis://127.0.0.1:6390/0",
         description="Redis with the TimeSeries module (redis://, rediss://, redis+cluster://).",
     )
+    queue_url: str | None = Field(
+        None,
+        description="Redis for the job queue when not TSAPI_REDIS_URL (must not be a cluster).",
+    )
     host: str = Field("127.0.0.1", description="Address `tsapi serve` binds to.")
     port: int = Field(5000, ge=1, le=65535, description="Port `tsapi serve` listens on.")
     server_workers: int = Field(1, ge=1, description="API server processes for `tsapi serve`.")
@@ -53,11 +57,26 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Samples per TS.MADD call when writing batches."
     )
     redis_timeout: float = Field(10.0, gt=0, description="Seconds before a Redis call gives up.")
+    job_timeout: int = Field(600, ge=1, description="Seconds a job may run before it is stopped.")
+    job_retries: int = Field(
+        2, ge=0, description="Retries of a job whose worker died or lost Redis mid-run."
+    )
+    result_ttl: int = Field(
+        7 * 86_400, ge=60, description="Seconds job results and files are kept."
+    )
+    worker_heartbeat: int = Field(
+        10, ge=1, description="Seconds between a worker's heartbeats during a job."
+    )
     embedded_redis_port: int = Field(6390, description="Port of `tsapi redis` (make run).")
     embedded_redis_dir: Path = Field(
         Path(".tsapi/redis"), description="Data directory (AOF) of `tsapi redis`."
     )
     log_level: str = Field("INFO", description="Logging level of tsapi's processes.")
+
+    @property
+    def job_queue_url(self) -> str:
+        """Where the job queue lives: ``queue_url``, or else ``redis_url``."""
+        return self.queue_url or self.redis_url
 
     @classmethod
     def settings_customise_sources(

@@ -3,9 +3,13 @@ its test client, and a direct store for data-layer tests."""
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -53,8 +57,38 @@ def _clean_redis(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def settings(redis_url: str, tmp_path: Path) -> Settings:
-    return Settings(redis_url=redis_url, embedded_redis_dir=tmp_path / "unused")
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change the app's settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
+    return Settings(
+        redis_url=redis_url, embedded_redis_dir=tmp_path / "unused", **settings_overrides
+    )
+
+
+@pytest.fixture
+def worker_env(redis_url: str) -> dict[str, str]:
+    """Environment of a worker process pointed at the test Redis."""
+    return {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture
+def run_worker(worker_env: dict[str, str]) -> Callable[..., None]:
+    """Run `tsapi worker --burst` as a real process until the queue is empty."""
+
+    def run(**env: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "api", "worker", "--burst"],
+            env={**worker_env, **env},
+            capture_output=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+    return run
 
 
 @pytest.fixture

@@ -18,8 +18,10 @@ __all__ = [
     "LABEL_PATTERN",
     "PREFIX",
     "RESERVED_PREFIXES",
+    "artifact_index_key",
     "artifact_key",
     "config_key",
+    "jobs_index_key",
     "validate_key",
     "validate_labels",
 ]
@@ -81,6 +83,16 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
 def artifact_key(job_id: str, name: str) -> str:
     """Key of one file a job produced."""
     return f"{PREFIX}artifact:{job_id}:{name}"
+
+
+def artifact_index_key(job_id: str) -> str:
+    """Key of the hash listing a job's files (name -> JSON with content type and size)."""
+    return f"{PREFIX}artifacts:{job_id}"
+
+
+def jobs_index_key() -> str:
+    """Key of the sorted set of job ids by submission time (microseconds)."""
+    return f"{PREFIX}jobs"
 
 
 def config_key() -> str:

@@ -1,0 +1,168 @@
+"""Analysis jobs: submit, watch, list, cancel, and fetch results and files."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from quart import Blueprint, Response, url_for
+from quart_schema import document_response, validate_querystring, validate_request
+
+from api.errors import ApiError
+from api.extensions import jobs, store
+from api.responses import json_response
+from api.schemas import Problem, StrictModel
+from workers import registry
+from workers.models import JobDocument, JobStatus
+
+__all__ = ["bp", "job_document"]
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1")
+
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Bokeh pages are self-contained: inline scripts and styles, images from data: URLs.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+        "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+        "connect-src 'none'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    ),
+}
+
+
+class JobSubmit(StrictModel):
+    """A job to run: a registered type and its parameters."""
+
+    type: str = Field(description="plot, downsample, stats or noop (see /v1/job-types)")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobListArgs(StrictModel):
+    status: JobStatus | None = None
+    type: str | None = None
+    limit: int = Field(50, ge=1, le=500)
+    cursor: int | None = Field(None, description="The 'next' value of the previous page")
+
+
+class JobOut(BaseModel):
+    """A job as the API shows it (see README for every field)."""
+
+    id: str
+    type: str
+    params: dict[str, Any]
+    status: JobStatus
+    progress: dict[str, Any]
+    created_at: int | None
+    started_at: int | None
+    ended_at: int | None
+    worker: str | None
+    error: str | None
+    cancel_requested: bool
+    attempts: int
+    files: list[dict[str, Any]]
+    links: dict[str, str]
+
+
+def job_document(document: JobDocument) -> dict[str, Any]:
+    """The JSON shape of a job, with links to itself, its result and files."""
+    body = asdict(document)
+    links = {"self": url_for("jobs.get_job", job_id=document.id)}
+    if document.status == JobStatus.FINISHED:
+        links["result"] = url_for("jobs.get_result", job_id=document.id)
+    for item in body["files"]:
+        item["url"] = url_for("jobs.get_file", job_id=document.id, name=item["name"])
+    body["links"] = links
+    return body
+
+
+@bp.post("/jobs")
+@validate_request(JobSubmit)
+@document_response(JobOut, 202)
+@document_response(Problem, 422)
+async def submit_job(data: JobSubmit) -> Response:
+    """Submit an analysis job; params are checked against the data before it is queued."""
+    kind = registry.get(data.type)
+    try:
+        params = kind.params.model_validate(data.params)
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "invalid-input",
+            "Invalid input",
+            f"the params of a {kind.name} job are not valid",
+            errors=[
+                {"field": "params." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ],
+        ) from None
+    prepared = await kind.prepare(params, store())
+    payload = prepared.model_dump(mode="json", by_alias=True)
+    document = await asyncio.to_thread(jobs().submit, kind.name, payload)
+    location = url_for("jobs.get_job", job_id=document.id)
+    return json_response(job_document(document), 202, headers={"Location": location})
+
+
+@bp.get("/jobs")
+@validate_querystring(JobListArgs)
+async def list_jobs(query_args: JobListArgs) -> Response:
+    """Jobs, newest first, optionally by status and type, a page at a time."""
+    documents, cursor = await asyncio.to_thread(
+        jobs().list,
+        status=query_args.status,
+        job_type=query_args.type,
+        limit=query_args.limit,
+        cursor=query_args.cursor,
+    )
+    return json_response({"jobs": [job_document(d) for d in documents], "next": cursor})
+
+
+@bp.get("/jobs/<job_id>")
+@document_response(JobOut)
+@document_response(Problem, 404)
+async def get_job(job_id: str) -> Response:
+    """A job's status, progress, times, worker, error and files."""
+    return json_response(job_document(await asyncio.to_thread(jobs().get, job_id)))
+
+
+@bp.get("/jobs/<job_id>/result")
+@document_response(Problem, 409)
+async def get_result(job_id: str) -> Response:
+    """The JSON result of a finished job (409 until it has finished)."""
+    return json_response(await asyncio.to_thread(jobs().result, job_id))
+
+
+@bp.get("/jobs/<job_id>/files/<name>")
+@document_response(Problem, 409)
+async def get_file(job_id: str, name: str) -> Response:
+    """One file of a finished job (plot.html, plot.png, data.csv, stats.csv...)."""
+    data, content_type = await asyncio.to_thread(jobs().file, job_id, name)
+    headers = {**FILE_HEADERS, "Content-Disposition": f'inline; filename="{name}"'}
+    return Response(data, content_type=content_type, headers=headers)
+
+
+@bp.delete("/jobs/<job_id>")
+@document_response(JobOut, 202)
+@document_response(Problem, 409)
+async def cancel_job(job_id: str) -> Response:
+    """Cancel a queued job, or stop a running one at its next progress step."""
+    document = await asyncio.to_thread(jobs().cancel, job_id)
+    return json_response(job_document(document), 202)
+
+
+@bp.get("/job-types")
+async def list_job_types() -> Response:
+    """The job types this server runs, each with the JSON Schema of its params."""
+    return json_response(
+        {
+            "types": [
+                {
+                    "name": kind.name,
+                    "description": kind.description,
+                    "params_schema": kind.params.model_json_schema(by_alias=True),
+                }
+                for kind in registry.job_types().values()
+            ]
+        }
+    )

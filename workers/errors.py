@@ -1,0 +1,52 @@
+"""Errors of the job system; the API maps each to one problem+json response.
+
+JobError
+├── UnknownJobType      the type is not on the allow-list
+├── JobNotFound         unknown or expired job (or file)
+├── JobNotFinished      result or file asked of a job that has not finished
+├── JobNotCancelable    the job already ended
+└── JobCanceled         raised inside a job when a cancel was requested
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "JobCanceled",
+    "JobError",
+    "JobNotCancelable",
+    "JobNotFinished",
+    "JobNotFound",
+    "UnknownJobType",
+]
+
+
+class JobError(Exception):
+    """Base class of the job system's errors."""
+
+
+class UnknownJobType(JobError):
+    """The job type is not registered."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown job type {name!r}; known types: {', '.join(known)}")
+        self.name = name
+
+
+class JobNotFound(JobError):
+    """No such job (or it expired), or no such file of that job."""
+
+
+class JobNotFinished(JobError):
+    """The job has not finished (yet), so it has no result or files."""
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id} is {status}; results and files exist once it has finished")
+        self.status = status
+
+
+class JobNotCancelable(JobError):
+    """The job has already ended."""
+
+
+class JobCanceled(JobError):
+    """Raised inside a running job when someone asked to cancel it."""

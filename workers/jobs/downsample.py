@@ -1,0 +1,137 @@
+"""``downsample``: aggregate a source series into a new series, or install a compaction rule.
+
+Buckets are computed by the server (TS.RANGE ... AGGREGATION) and written in pages, so a
+range of any size takes bounded memory. In ``rule`` mode the history in the range is
+written first, then a compaction rule keeps the destination up to date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.schemas import DurationIn, StrictModel, TimeIn
+from tsdb.errors import InvalidInput, SeriesExists, SeriesNotFound
+from tsdb.keys import validate_key, validate_labels
+from tsdb.models import Aggregation, DuplicatePolicy, RangeQuery, Rule, SeriesConfig
+from tsdb.store import TimeSeriesStore
+from tsdb.timefmt import now_ms, parse_bound, parse_duration
+from workers.jobs.common import count_samples, data_bounds
+from workers.registry import JobType
+from workers.run import JobRun
+
+__all__ = ["JOB_TYPE", "DownsampleParams"]
+
+PAGE_BUCKETS = 50_000
+
+
+class DownsampleParams(StrictModel):
+    """Which series, how to aggregate it, and where the result goes."""
+
+    source: str
+    agg: Aggregation
+    bucket: DurationIn
+    dest: str | None = Field(None, description="Default: '<source>:<agg>:<bucket>'")
+    from_: TimeIn | None = Field(None, alias="from")
+    to: TimeIn | None = None
+    mode: Literal["write", "rule"] = Field(
+        "write", description="write: aggregate the range once; rule: also keep compacting"
+    )
+    dest_labels: dict[str, str] = Field(default_factory=dict)
+
+
+async def prepare(params: DownsampleParams, store: TimeSeriesStore) -> DownsampleParams:
+    source = validate_key(params.source, "source")
+    if not await store.exists(source):
+        raise SeriesNotFound(source)
+    bucket_ms = parse_duration(params.bucket, "bucket")
+    dest = params.dest or f"{source}:{params.agg.value}:{params.bucket}"
+    validate_key(dest, "dest")
+    if dest == source:
+        raise InvalidInput("dest must differ from source")
+    validate_labels(params.dest_labels)
+    now = now_ms()
+    start = parse_bound(params.from_, "from", now)
+    end = parse_bound(params.to, "to", now)
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(f"from ({start}) is after to ({end})")
+    return params.model_copy(update={"dest": dest, "bucket": bucket_ms, "from_": start, "to": end})
+
+
+async def _ensure_dest(store: TimeSeriesStore, params: DownsampleParams) -> None:
+    labels = {
+        **params.dest_labels,
+        "source": params.source,
+        "aggregation": params.agg.value,
+        "bucket_ms": str(params.bucket),
+    }
+    # LAST: running the same downsample again replaces buckets instead of failing
+    with contextlib.suppress(SeriesExists):
+        await store.create(
+            str(params.dest), SeriesConfig(labels=labels, duplicate_policy=DuplicatePolicy.LAST)
+        )
+
+
+def run(params: DownsampleParams, job: JobRun) -> dict[str, Any]:
+    store = job.store
+    dest = str(params.dest)
+    bucket = int(params.bucket)
+    job.progress(2, "preparing the destination")
+    job.run(_ensure_dest(store, params))
+    start = None if params.from_ is None else int(params.from_)
+    end = None if params.to is None else int(params.to)
+    bounds = job.run(data_bounds(store, [params.source], start, end))
+    read = written = 0
+    if bounds is not None:
+        low, high = bounds
+        read = job.run(count_samples(store, params.source, low, high))
+        cursor = low
+        while cursor <= high:
+            page = job.run(
+                store.range(
+                    params.source,
+                    RangeQuery(
+                        from_ts=cursor,
+                        to_ts=high,
+                        aggregation=params.agg,
+                        bucket_ms=bucket,
+                        count=PAGE_BUCKETS,
+                    ),
+                )
+            )
+            if not page:
+                break
+            written += job.run(store.add_many([(dest, int(t), float(v)) for t, v in page]))
+            cursor = int(page[-1][0]) + bucket
+            done = (min(cursor, high) - low) / max(1, high - low)
+            job.progress(5 + int(85 * done), f"{written} buckets written")
+    rule = False
+    if params.mode == "rule":
+        job.progress(95, "installing the compaction rule")
+        job.run(
+            store.create_rule(
+                params.source, Rule(dest=dest, bucket_ms=bucket, aggregation=params.agg)
+            )
+        )
+        rule = True
+    job.progress(100, "done")
+    return {
+        "source": params.source,
+        "dest": dest,
+        "aggregation": params.agg,
+        "bucket_ms": bucket,
+        "points_read": read,
+        "points_written": written,
+        "rule_installed": rule,
+    }
+
+
+JOB_TYPE = JobType(
+    name="downsample",
+    description="Aggregate a series into a new one per bucket, optionally keeping a rule.",
+    params=DownsampleParams,
+    prepare=prepare,
+    run=run,
+)

@@ -1,0 +1,51 @@
+"""The allow-list of job types: only what is registered here can ever run on a worker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from workers.errors import UnknownJobType
+
+if TYPE_CHECKING:
+    from tsdb.store import TimeSeriesStore
+    from workers.run import JobRun
+
+__all__ = ["JobType", "get", "job_types"]
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class JobType(Generic[P]):
+    """A kind of job: its parameters, how to check them against the data, and how to run it.
+
+    ``prepare`` runs in the API at submission: it validates the params against the store
+    (unknown series, filters matching nothing, bad ranges) and returns them resolved
+    (relative times turned into timestamps, filters into keys), so a job runs on exactly
+    what the user asked for at the time they asked. ``run`` runs on a worker.
+    """
+
+    name: str
+    description: str
+    params: type[P]
+    prepare: Callable[[P, TimeSeriesStore], Awaitable[P]]
+    run: Callable[[P, JobRun], dict[str, Any]]
+
+
+def job_types() -> dict[str, JobType[Any]]:
+    """Every registered job type by name."""
+    from workers.jobs import downsample, noop, plot, stats
+
+    return {t.name: t for t in (plot.JOB_TYPE, downsample.JOB_TYPE, stats.JOB_TYPE, noop.JOB_TYPE)}
+
+
+def get(name: str) -> JobType[Any]:
+    """The job type called ``name``; :class:`UnknownJobType` if it is not registered."""
+    types = job_types()
+    if name not in types:
+        raise UnknownJobType(name, sorted(types))
+    return types[name]

@@ -1,0 +1,55 @@
+"""The one function RQ ever runs: it looks the job type up on the allow-list and runs it.
+
+Errors that retrying cannot fix (bad params, missing series, a bug) fail the job at once;
+Redis being briefly unreachable is left to RQ's retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import get_current_job
+
+from tsdb.errors import StoreUnavailable
+from workers import context, registry
+from workers.errors import JobCanceled
+from workers.run import JobRun
+
+__all__ = ["execute"]
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (StoreUnavailable, RedisConnectionError, RedisTimeoutError)
+
+
+def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one job of ``job_type`` with JSON ``params``; return its JSON result."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("workers.runner.execute runs only inside an RQ job")
+    try:
+        kind = registry.get(job_type)
+        validated = kind.params.model_validate(params)
+        return kind.run(validated, JobRun(job, context.current()))
+    except TRANSIENT as exc:
+        _record_error(job, f"{type(exc).__name__}: {exc} (will retry if attempts are left)")
+        raise
+    except JobCanceled:
+        job.retries_left = 0
+        _record_error(job, "canceled on request")
+        raise
+    except Exception as exc:
+        job.retries_left = 0  # retrying cannot fix this
+        _record_error(job, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _record_error(job: Any, message: str) -> None:
+    try:
+        job.meta["error"] = message[:2000]
+        job.save_meta()
+    except TRANSIENT:
+        log.warning("could not record the error of job %s: %s", job.id, message)
