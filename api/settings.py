@@ -61,9 +61,7 @@ class Settings(BaseSettings):
     job_retries: int = Field(
         2, ge=0, description="Retries of a job whose worker died or lost Redis mid-run."
     )
-    result_ttl: int = Field(
-        7 * 86_400, ge=60, description="Seconds job results and files are kept."
-    )
+    result_ttl: int = Field(7 * 86_400, ge=1, description="Seconds job results and files are kept.")
     worker_heartbeat: int = Field(
         10, ge=1, description="Seconds between a worker's heartbeats during a job."
     )

@@ -27,7 +27,6 @@ __all__ = ["QUEUE_NAME", "JobQueue", "connect_queue"]
 
 QUEUE_NAME = "tsapi"
 ENTRY_POINT = "workers.runner.execute"
-RETRY_INTERVALS = [5, 30]
 ABANDONED = "the worker running this job stopped (killed or lost) before it finished"
 
 
@@ -74,7 +73,7 @@ class JobQueue:
             result_ttl=self.result_ttl,
             failure_ttl=self.result_ttl,
             ttl=self.result_ttl,
-            retry=Retry(max=self.retries, interval=RETRY_INTERVALS) if self.retries else None,
+            retry=Retry(max=self.retries) if self.retries else None,
             meta={
                 "type": job_type,
                 "params": params,
@@ -194,6 +193,12 @@ class JobQueue:
             return JobStatus.CANCELED if job.meta.get("cancel_requested") else JobStatus.FAILED
         return JobStatus.QUEUED
 
+    def _ended_at(self, job: Job) -> int | None:
+        if job.ended_at is not None:
+            return _ms(job.ended_at)
+        latest = job.latest_result()  # abandoned jobs are failed by a cleanup, not a worker
+        return _ms(latest.created_at) if latest is not None else None
+
     def _document(self, job: Job) -> JobDocument:
         status = self._status(job)
         meta = job.meta
@@ -201,12 +206,14 @@ class JobQueue:
         files: list[JobFile] = artifacts.list_files(self.connection, job.id) if status.ended else []
         error = None
         if status == JobStatus.FAILED:
-            error = meta.get("error") or _last_line(job.exc_info) or "failed"
-            if "AbandonedJobError" in (job.exc_info or "") or "abandoned" in error.lower():
+            latest = job.latest_result()
+            trace = latest.exc_string if latest is not None else None
+            if "AbandonedJobError" in (trace or ""):
                 error = ABANDONED
+            else:
+                error = meta.get("error") or _last_line(trace) or "failed"
         elif status == JobStatus.CANCELED:
             error = "canceled on request"
-        attempts = 1 + (self.retries - job.retries_left if job.retries_left is not None else 0)
         return JobDocument(
             id=job.id,
             type=str(meta.get("type", "")),
@@ -220,11 +227,11 @@ class JobQueue:
             ),
             created_at=_ms(job.created_at),
             started_at=_ms(job.started_at),
-            ended_at=_ms(job.ended_at) if status.ended else None,
+            ended_at=self._ended_at(job) if status.ended else None,
             worker=job.worker_name,
             error=error,
             cancel_requested=bool(meta.get("cancel_requested")),
-            attempts=attempts,
+            attempts=int(meta.get("attempts", 0)),
             files=files,
         )
 

@@ -30,6 +30,8 @@ def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
     job = get_current_job()
     if job is None:
         raise RuntimeError("workers.runner.execute runs only inside an RQ job")
+    job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
+    job.save_meta()
     try:
         kind = registry.get(job_type)
         validated = kind.params.model_validate(params)

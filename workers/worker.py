@@ -76,9 +76,12 @@ def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bo
         maintenance_interval=max(5, 2 * settings.worker_heartbeat),
         job_monitoring_interval=settings.worker_heartbeat,
     )
+    # No scheduler process: it would be forked from the worker and, if the worker is
+    # killed, outlive it holding the worker's blocked dequeue connection, so Redis would
+    # keep handing jobs to a dead worker. Retries are immediate instead.
     options: dict[str, Any] = {
         "burst": burst,
-        "with_scheduler": True,
+        "with_scheduler": False,
         "logging_level": settings.log_level.upper(),
     }
     try:

@@ -1,0 +1,64 @@
+"""Workers running in the background: cancel a running job, survive a kill -9, expiry."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from quart.testing import QuartClient
+
+from tests.workers.helpers import submit, wait_status
+
+
+@contextmanager
+def background_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"job_retries": 0}
+
+
+async def test_cancel_a_running_job(client: QuartClient, worker_env: dict[str, str]) -> None:
+    with background_worker(worker_env):
+        submitted = await submit(client, "noop", seconds=30, steps=300)
+        await wait_status(client, submitted["id"], {"started"})
+        response = await client.delete(f"/v1/jobs/{submitted['id']}")
+        assert response.status_code == 202
+        assert (await response.get_json())["cancel_requested"] is True
+        document = await wait_status(client, submitted["id"], {"canceled", "failed"}, within=10)
+    assert document["status"] == "canceled"
+    assert document["error"] == "canceled on request"
+    assert document["progress"]["percent"] < 50
+
+
+async def test_a_killed_workers_job_fails_with_a_clear_reason(
+    client: QuartClient, worker_env: dict[str, str]
+) -> None:
+    env = {**worker_env, "TSAPI_WORKER_HEARTBEAT": "1"}
+    with background_worker(env) as worker:
+        submitted = await submit(client, "noop", seconds=60, steps=60)
+        await wait_status(client, submitted["id"], {"started"})
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        # three missed one-second heartbeats, then the API's registry cleanup fails the job
+        document = await wait_status(client, submitted["id"], {"failed", "queued"}, within=30)
+    assert document["status"] == "failed"
+    assert "worker running this job stopped" in document["error"]
+    assert document["ended_at"] is not None
