@@ -17,7 +17,9 @@ RNG = np.random.default_rng(7)
 async def noisy(client: QuartClient) -> tuple[np.ndarray, np.ndarray]:
     ts = np.arange(0, 3_600_000, 1000)  # one hour of per-second samples
     vs = np.round(RNG.normal(20, 5, len(ts)), 3)
-    await add_series(client, "noisy", [[int(t), float(v)] for t, v in zip(ts, vs, strict=True)], kind="noise")
+    await add_series(
+        client, "noisy", [[int(t), float(v)] for t, v in zip(ts, vs, strict=True)], kind="noise"
+    )
     return ts, vs
 
 
