@@ -9,7 +9,7 @@ from quart_schema import Info, QuartSchema
 
 from api.errors import register_error_handlers
 from api.extensions import JOBS, SETTINGS, STORE
-from api.routes import health, jobs, points, query, rules, series
+from api.routes import health, jobs, labels, points, query, rules, series
 from api.settings import Settings, load_settings
 from tsdb.connection import check_module, connect
 from tsdb.store import TimeSeriesStore
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
     )
     register_error_handlers(app)
-    for module in (health, series, points, query, rules, jobs):
+    for module in (health, series, points, query, rules, labels, jobs):
         app.register_blueprint(module.bp)
 
     @app.before_serving

@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from api.schemas import DurationIn, QueryArgs, RangeArgs, SeriesCreate, SeriesPatch
+from api.reading import ReadOptions, wants_csv
+from api.schemas import DurationIn, PageArgs, QueryArgs, RangeArgs, SeriesCreate, SeriesPatch
 from tsdb.errors import InvalidInput
 from tsdb.models import MultiRangeQuery, RangeQuery, SeriesConfig
 from tsdb.timefmt import now_ms, parse_bound, parse_duration, parse_timestamp
@@ -76,6 +77,18 @@ def range_query(args: RangeArgs) -> RangeQuery:
         align=align,
         bucket_timestamp=args.bucket_timestamp,
         empty=args.empty,
+    )
+
+
+def read_options(args: RangeArgs) -> ReadOptions:
+    """The API's own read options (max_points, fill, fn, format, paging)."""
+    return ReadOptions(
+        max_points=args.max_points,
+        fill=args.fill,
+        fn=args.fn,
+        csv=wants_csv(args.format),
+        limit=args.limit if isinstance(args, PageArgs) else None,
+        cursor=args.cursor if isinstance(args, PageArgs) else None,
     )
 
 

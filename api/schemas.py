@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, Encoding, Reducer
+from tsdb.transforms import FillPolicy, Function
 
 __all__ = [
     "DeleteResult",
     "LatestOut",
+    "PageArgs",
     "PointIn",
     "PointValue",
     "PointsOut",
@@ -167,6 +169,19 @@ class RangeArgs(StrictModel):
     count: int | None = Field(None, gt=0, description="At most this many samples/buckets")
     reverse: bool = Field(False, description="Newest first (TS.REVRANGE)")
     latest: bool = Field(False, description="Include the open bucket of a compaction")
+    max_points: int | None = Field(
+        None, ge=1, le=1_000_000, description="At most this many points: the API picks the bucket"
+    )
+    fill: FillPolicy | None = Field(None, description="Fill empty buckets: null, zero, ...")
+    fn: Function | None = Field(None, description="rate, derivative, delta or cumsum")
+    format: Literal["json", "csv"] | None = Field(None, description="Or Accept: text/csv")
+
+
+class PageArgs(RangeArgs):
+    """A range read as pages instead of one stream."""
+
+    limit: int | None = Field(None, ge=1, le=1_000_000, description="Points per page")
+    cursor: int | None = Field(None, description="The 'next' value of the previous page")
 
 
 class PointsOut(BaseModel):
@@ -174,6 +189,9 @@ class PointsOut(BaseModel):
     points: list[tuple[int, float | None]]
     aggregation: Aggregation | None = None
     bucket_ms: int | None = None
+    fill: FillPolicy | None = None
+    fn: Function | None = None
+    next: int | None = Field(None, description="With limit: cursor of the next page")
 
 
 class QueryArgs(RangeArgs):

@@ -11,15 +11,16 @@ from quart_schema import document_request, document_response, validate_querystri
 
 from api.errors import ApiError
 from api.extensions import store
-from api.params import parse_points, range_query
+from api.params import parse_points, range_query, read_options
+from api.reading import single_series_response
 from api.responses import json_response
 from api.schemas import (
     DeleteResult,
+    PageArgs,
     PointIn,
     PointsOut,
     PointValue,
     Problem,
-    RangeArgs,
     StrictModel,
     TimeIn,
     WriteArgs,
@@ -94,18 +95,15 @@ async def write_points(key: str, query_args: WriteArgs) -> Response:
 
 
 @bp.get("/<key>/points")
-@validate_querystring(RangeArgs)
+@validate_querystring(PageArgs)
 @document_response(PointsOut)
 @document_response(Problem, 404)
-async def read_points(key: str, query_args: RangeArgs) -> Response:
-    """Samples in a range, raw or aggregated, with every TS.RANGE option."""
-    query = range_query(query_args)
-    points = await store().range(key, query)
-    body: dict[str, Any] = {"key": key, "points": points}
-    if query.aggregation is not None:
-        body["aggregation"] = query.aggregation
-        body["bucket_ms"] = query.bucket_ms
-    return json_response(body)
+async def read_points(key: str, query_args: PageArgs) -> Response:
+    """Samples in a range, raw or aggregated, streamed as JSON or CSV (or paged)."""
+    validate_key(key)
+    return await single_series_response(
+        store(), key, range_query(query_args), read_options(query_args)
+    )
 
 
 @bp.put("/<key>/points/<t>")

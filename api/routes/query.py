@@ -6,7 +6,8 @@ from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring
 
 from api.extensions import store
-from api.params import multi_range_query
+from api.params import multi_range_query, read_options
+from api.reading import multi_series_response
 from api.responses import json_response
 from api.schemas import LatestArgs, LatestOut, QueryArgs, QueryOut
 
@@ -19,10 +20,9 @@ bp = Blueprint("query", __name__, url_prefix="/v1")
 @validate_querystring(QueryArgs)
 @document_response(QueryOut)
 async def query(query_args: QueryArgs) -> Response:
-    """Ranges of every series a label filter selects (TS.MRANGE), optionally grouped."""
-    result = await store().mrange(multi_range_query(query_args))
-    return json_response(
-        {"series": [{"key": s.key, "labels": s.labels, "points": s.points} for s in result]}
+    """Ranges of every series a label filter selects, streamed; optionally grouped."""
+    return await multi_series_response(
+        store(), multi_range_query(query_args), read_options(query_args)
     )
 
 

@@ -196,8 +196,12 @@ async def test_aggregation_options(client: QuartClient, series: str) -> None:
 async def test_bad_range_options_are_422(client: QuartClient, series: str) -> None:
     for query in (
         "agg=median&bucket=1s",
-        "agg=avg",
         "bucket=1s",
+        "agg=avg&bucket=1s&max_points=10",
+        "fill=zero",
+        "fn=rate&reverse=true",
+        "max_points=0",
+        "format=xml",
         "agg=avg&bucket=0",
         "agg=avg&bucket=-5",
         "from=5000&to=1000",

@@ -88,7 +88,11 @@ AGGREGATIONS = [
 @given(
     points=st.dictionaries(
         st.integers(min_value=0, max_value=100_000),
-        st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+        # RedisTimeSeries computes var.p of one sample near 1e-155 as -5e-324 (so std.p is NaN):
+        # a floating-point quirk of the module, kept out of this comparison
+        st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).filter(
+            lambda x: x == 0 or abs(x) > 1e-100
+        ),
         min_size=1,
         max_size=150,
     ),

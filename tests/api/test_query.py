@@ -67,7 +67,10 @@ async def test_query_errors(client: QuartClient, cities: None) -> None:
         "filter=kind=temp&group_by=region",
         "filter=kind=temp&reduce=sum",
         "filter=kind=temp&reduce=median&group_by=city",
-        "filter=kind=temp&agg=avg",
+        "filter=kind=temp&agg=avg&bucket=1s&max_points=5",
+        "filter=kind=temp&limit=5",
+        "filter=kind=temp&fill=zero",
+        "filter=kind=temp&from=5&to=1",
     ):
         response = await client.get(f"/v1/query?{q}")
         assert response.status_code == 422, q

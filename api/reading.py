@@ -1,0 +1,319 @@
+"""Reading ranges for the API: choosing buckets for ``max_points``, filling gaps,
+transforms, and streaming the answer as JSON or CSV in bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from quart import Response, request
+
+from api.responses import dumps, json_response
+from tsdb.errors import InvalidQuery
+from tsdb.models import Aggregation, MultiRangeQuery, Point, RangeQuery
+from tsdb.paging import iter_range, next_page, resolve_align
+from tsdb.store import TimeSeriesStore
+from tsdb.transforms import (
+    Apply,
+    Fill,
+    FillPolicy,
+    Function,
+    Rows,
+    Transform,
+    finish,
+    pipeline,
+)
+
+__all__ = ["ReadOptions", "multi_series_response", "plan", "single_series_response"]
+
+CSV = "text/csv"
+MAX_EMPTY_BUCKETS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What the API adds on top of the module's range options."""
+
+    max_points: int | None = None
+    fill: FillPolicy | None = None
+    fn: Function | None = None
+    csv: bool = False
+    limit: int | None = None
+    cursor: int | None = None
+    default_max_points: int = 2000
+
+    def transforms(self) -> list[Transform]:
+        """Fresh transform state for one series."""
+        steps: list[Transform] = []
+        if self.fill is not None:
+            steps.append(Fill(self.fill))
+        if self.fn is not None:
+            steps.append(Apply(self.fn))
+        return steps
+
+
+def wants_csv(format_param: str | None) -> bool:
+    """CSV when asked by ``format=csv`` or an Accept header preferring text/csv."""
+    if format_param is not None:
+        return format_param == "csv"
+    best = request.accept_mimetypes.best_match(["application/json", CSV])
+    return (
+        best == CSV and request.accept_mimetypes[CSV] > request.accept_mimetypes["application/json"]
+    )
+
+
+async def _bounds(
+    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery
+) -> tuple[int, int] | None:
+    if query.from_ts is not None and query.to_ts is not None:
+        return query.from_ts, query.to_ts
+    infos = await asyncio.gather(*(store.info(k) for k in keys))
+    firsts = [i.first_timestamp for i in infos if i.first_timestamp is not None]
+    lasts = [i.last_timestamp for i in infos if i.last_timestamp is not None]
+    if not firsts:
+        return None
+    low = query.from_ts if query.from_ts is not None else min(firsts)
+    high = query.to_ts if query.to_ts is not None else max(lasts)
+    return (low, high) if low <= high else None
+
+
+async def _count(store: TimeSeriesStore, key: str, low: int, high: int, query: RangeQuery) -> int:
+    counted = replace(
+        query,
+        from_ts=low,
+        to_ts=high,
+        aggregation=Aggregation.COUNT,
+        bucket_ms=high - low + 1,
+        align=low,
+        bucket_timestamp=None,
+        empty=False,
+        count=None,
+        reverse=False,
+    )
+    return int(sum(p[1] for p in await store.range(key, counted)))
+
+
+async def plan(
+    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery, options: ReadOptions
+) -> RangeQuery:
+    """Pick the bucket when ``max_points`` asks for it (or an aggregation comes without one).
+
+    With an aggregation and no bucket, the bucket is the range split into ``max_points``
+    (default 2,000). With ``max_points`` and no aggregation, raw samples are returned when
+    they fit, else ``avg`` buckets. Buckets then start at the range's start.
+    """
+    if options.fill is not None and query.aggregation is None:
+        raise InvalidQuery("fill applies to aggregated buckets: add agg (and bucket or max_points)")
+    if options.fn is not None and query.reverse:
+        raise InvalidQuery("fn is computed oldest first: it cannot be combined with reverse")
+    if options.fill is not None:
+        query = replace(query, empty=True)
+    query = await _planned_bucket(store, keys, query, options)
+    if query.empty and query.aggregation is not None and query.bucket_ms:
+        bounds = await _bounds(store, keys, query)
+        if bounds and (bounds[1] - bounds[0]) // query.bucket_ms > MAX_EMPTY_BUCKETS:
+            raise InvalidQuery(
+                f"empty/fill over this range would make more than {MAX_EMPTY_BUCKETS} buckets: "
+                "use a larger bucket or max_points"
+            )
+    return query
+
+
+async def _planned_bucket(
+    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery, options: ReadOptions
+) -> RangeQuery:
+    max_points = options.max_points
+    if query.aggregation is not None and query.bucket_ms is None:
+        max_points = max_points or options.default_max_points
+    if max_points is None or (query.aggregation is not None and query.bucket_ms is not None):
+        if options.max_points is not None and query.bucket_ms is not None:
+            raise InvalidQuery("give either bucket or max_points, not both")
+        return query
+    bounds = await _bounds(store, keys, query)
+    if bounds is None:
+        return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
+    low, high = bounds
+    if query.aggregation is None:
+        counts = await asyncio.gather(*(_count(store, k, low, high, query) for k in keys))
+        if max(counts, default=0) <= max_points:
+            return query
+        query = replace(query, aggregation=Aggregation.AVG)
+    bucket = max(1, math.ceil((high - low + 1) / max_points))
+    align = query.align if query.align is not None else low
+    return replace(query, from_ts=low, to_ts=high, bucket_ms=bucket, align=align)
+
+
+def _meta(query: RangeQuery, options: ReadOptions) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    if query.aggregation is not None:
+        meta["aggregation"] = query.aggregation
+        meta["bucket_ms"] = query.bucket_ms
+    if options.fill is not None:
+        meta["fill"] = options.fill
+    if options.fn is not None:
+        meta["fn"] = options.fn
+    return meta
+
+
+def _csv_rows(rows: Sequence[Sequence[Any]], prefix: str = "") -> bytes:
+    return "".join(f"{prefix}{t},{'' if v is None or v != v else v}\n" for t, v in rows).encode()
+
+
+def _json_rows(rows: Sequence[Sequence[Any]]) -> bytes:
+    return orjson.dumps(rows)[1:-1]  # NaN becomes null
+
+
+async def _pages(
+    store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
+) -> AsyncIterator[Rows]:
+    transforms = options.transforms()
+    async for page in iter_range(store, key, query):
+        rows = pipeline(transforms, page)
+        if rows:
+            yield rows
+    tail = finish(transforms)
+    if tail:
+        yield tail
+
+
+async def _first(
+    pages: AsyncIterator[Rows],
+) -> tuple[Rows | None, AsyncIterator[Rows]]:
+    """Read the first page before answering, so errors (unknown series, bad query) are still
+    a proper problem response rather than a broken stream."""
+    try:
+        first = await anext(pages)
+    except StopAsyncIteration:
+        return None, pages
+    return first, pages
+
+
+async def single_series_response(
+    store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
+) -> Response:
+    """One series' range: streamed, or one page with a ``next`` cursor when ``limit`` is set."""
+    query = resolve_align(await plan(store, [key], query, options))
+    if options.cursor is not None:
+        if query.reverse:
+            query = replace(query, to_ts=options.cursor)
+        else:
+            query = replace(query, from_ts=options.cursor)
+    meta = _meta(query, options)
+    if options.limit is not None:
+        return await _one_page(store, key, query, options, meta)
+    first, pages = await _first(_pages(store, key, query, options))
+
+    async def body() -> AsyncIterator[bytes]:
+        if options.csv:
+            yield b"t,v\n"
+            if first:
+                yield _csv_rows(first)
+            async for rows in pages:
+                yield _csv_rows(rows)
+            return
+        yield dumps({"key": key, **meta})[:-1] + b',"points":['
+        separator = b""
+        if first:
+            yield _json_rows(first)
+            separator = b","
+        async for rows in pages:
+            yield separator + _json_rows(rows)
+            separator = b","
+        yield b"]}"
+
+    return Response(body(), mimetype=CSV if options.csv else "application/json")
+
+
+async def _one_page(
+    store: TimeSeriesStore,
+    key: str,
+    query: RangeQuery,
+    options: ReadOptions,
+    meta: dict[str, Any],
+) -> Response:
+    limit = int(options.limit or 0)
+    points: list[Point] = []
+    async for page in iter_range(store, key, replace(query, count=limit)):
+        points.extend(page)
+    transforms = options.transforms()
+    rows = [*pipeline(transforms, points), *finish(transforms)]
+    following = next_page(query, int(points[-1][0])) if len(points) == limit else None
+    cursor = None
+    if following is not None:
+        cursor = following.to_ts if query.reverse else following.from_ts
+    if options.csv:
+        headers = {"X-Next-Cursor": str(cursor)} if cursor is not None else None
+        return Response(b"t,v\n" + _csv_rows(rows), mimetype=CSV, headers=headers)
+    return json_response({"key": key, **meta, "points": rows, "next": cursor})
+
+
+async def multi_series_response(
+    store: TimeSeriesStore, query: MultiRangeQuery, options: ReadOptions
+) -> Response:
+    """Every series a filter selects, streamed series by series (GROUPBY in one piece)."""
+    if options.limit is not None or options.cursor is not None:
+        raise InvalidQuery("limit/cursor paging is for one series; use count per series here")
+    if (query.group_by is None) != (query.reducer is None):
+        raise InvalidQuery("group_by and reduce go together: give both or neither")
+    if query.group_by is not None:
+        return await _grouped(store, query, options)
+    keys = await store.keys(query.filters)
+    labels: dict[str, dict[str, str]] = {}
+    if query.with_labels or query.selected_labels:
+        labels = await store.labels_of(keys)
+        if query.selected_labels:
+            wanted = set(query.selected_labels)
+            labels = {k: {n: v for n, v in ls.items() if n in wanted} for k, ls in labels.items()}
+    planned = resolve_align(await plan(store, keys, query.range, options)) if keys else query.range
+    if keys:  # check the query before the answer starts: errors must not break a stream
+        await store.range(keys[0], replace(planned, count=1))
+    meta = _meta(planned, options)
+
+    async def body() -> AsyncIterator[bytes]:
+        if options.csv:
+            yield b"key,t,v\n"
+        else:
+            yield dumps(meta)[:-1] + (b"," if meta else b"") + b'"series":['
+        for index, key in enumerate(keys):
+            pages = _pages(store, key, planned, options)
+            if options.csv:
+                async for rows in pages:
+                    yield _csv_rows(rows, f"{key},")
+                continue
+            head = dumps({"key": key, "labels": labels.get(key, {})})[:-1]
+            yield (b"," if index else b"") + head + b',"points":['
+            separator = b""
+            async for rows in pages:
+                yield separator + _json_rows(rows)
+                separator = b","
+            yield b"]}"
+        if not options.csv:
+            yield b"]}"
+
+    return Response(body(), mimetype=CSV if options.csv else "application/json")
+
+
+async def _grouped(
+    store: TimeSeriesStore, query: MultiRangeQuery, options: ReadOptions
+) -> Response:
+    keys = await store.keys(query.filters)
+    planned = await plan(store, keys, query.range, options) if keys else query.range
+    result = await store.mrange(replace(query, range=resolve_align(planned)))
+    series = []
+    for item in result:
+        transforms = options.transforms()
+        rows = [*pipeline(transforms, item.points), *finish(transforms)]
+        series.append((item.key, item.labels, rows))
+    if options.csv:
+        body = b"key,t,v\n" + b"".join(_csv_rows(rows, f"{key},") for key, _, rows in series)
+        return Response(body, mimetype=CSV)
+    return json_response(
+        {
+            **_meta(planned, options),
+            "series": [{"key": k, "labels": ls, "points": rows} for k, ls, rows in series],
+        }
+    )

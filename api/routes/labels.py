@@ -1,0 +1,57 @@
+"""Label discovery, and deleting ranges across the series a label filter selects."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from quart import Blueprint, Response
+from quart_schema import validate_querystring
+
+from api.extensions import store
+from api.responses import json_response
+from api.schemas import StrictModel, StrList, TimeIn
+from tsdb.labels import delete_matching, label_names, label_values
+from tsdb.timefmt import parse_bound
+
+__all__ = ["bp"]
+
+bp = Blueprint("labels", __name__, url_prefix="/v1")
+
+
+class LabelArgs(StrictModel):
+    filter: StrList | None = Field(None, description="Only series matching these filters")
+
+
+class DeleteMatchingArgs(StrictModel):
+    """Both bounds are required so nothing is deleted by accident ('-'/'+' for all)."""
+
+    filter: StrList = Field(description="Label filters selecting the series")
+    from_: TimeIn = Field(alias="from")
+    to: TimeIn
+
+
+@bp.get("/labels")
+@validate_querystring(LabelArgs)
+async def list_labels(query_args: LabelArgs) -> Response:
+    """Every label name in use (optionally among the series a filter selects)."""
+    return json_response({"labels": await label_names(store(), query_args.filter)})
+
+
+@bp.get("/labels/<name>/values")
+@validate_querystring(LabelArgs)
+async def list_label_values(name: str, query_args: LabelArgs) -> Response:
+    """Every value a label takes (optionally among the series a filter selects)."""
+    values = await label_values(store(), name, query_args.filter)
+    return json_response({"label": name, "values": values})
+
+
+@bp.delete("/points")
+@validate_querystring(DeleteMatchingArgs)
+async def delete_points_matching(query_args: DeleteMatchingArgs) -> Response:
+    """Delete a time range in every series a label filter selects; counts per series."""
+    deleted = await delete_matching(
+        store(),
+        query_args.filter,
+        parse_bound(query_args.from_, "from"),
+        parse_bound(query_args.to, "to"),
+    )
+    return json_response({"deleted": deleted, "total": sum(deleted.values())})
