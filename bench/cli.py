@@ -23,7 +23,8 @@ from bench.aggregate import run_range
 from bench.context import BenchContext
 from bench.data import make_samples
 from bench.ingest import run_ingest
-from bench.report import Row, format_table, ingest_row, range_row, write_json
+from bench.jobs import run_jobs
+from bench.report import Row, format_table, ingest_row, job_rows, range_row, write_json
 from bench.servers import redis_cli_path, running_api, running_redis
 from tsdb.connection import timeseries_version
 
@@ -36,7 +37,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command-line options."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="tsapi vs raw Redis TimeSeries on one embedded Redis: ingest and range.",
+        description=(
+            "tsapi vs raw Redis TimeSeries on one embedded Redis (ingest, range), "
+            "and job latency and throughput on tsapi workers."
+        ),
     )
     parser.add_argument(
         "--points",
@@ -62,7 +66,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=10,
         help="range queries each way after a warm-up (default: %(default)s)",
     )
-    parser.add_argument("--skip-range", action="store_true", help="only run the ingest benchmark")
+    parser.add_argument(
+        "--job-points",
+        type=_positive,
+        default=5_000_000,
+        help="points in the series the plot jobs draw (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--job-runs",
+        type=_positive,
+        default=5,
+        help="HTML and PNG plot jobs each, after a first PNG one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--noop-jobs",
+        type=_positive,
+        default=2_000,
+        help="no-op jobs per throughput batch (default: %(default)s)",
+    )
+    parser.add_argument("--skip-range", action="store_true", help="skip the range benchmark")
+    parser.add_argument(
+        "--skip-jobs", action="store_true", help="skip the job benchmark (plot latency, no-ops)"
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -107,6 +132,19 @@ def run(options: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             ranged = run_range(ctx, make_samples(options.range_points), options.range_runs)
             rows.append(range_row(ranged))
             details["range_seconds"] = asdict(ranged)
+        if not options.skip_jobs:
+            _say(
+                f"jobs: loading {options.job_points:,} points, then plot jobs "
+                f"({options.job_runs} HTML, {options.job_runs} PNG) and "
+                f"{options.noop_jobs:,}-job no-op batches on 1 and 2 workers"
+            )
+            jobs = run_jobs(
+                ctx, make_samples(options.job_points), options.job_runs, options.noop_jobs
+            )
+            rows.extend(job_rows(jobs))
+            details["jobs"] = asdict(jobs)
+    if hasattr(os, "getloadavg"):
+        details["environment"]["load_average_end"] = list(os.getloadavg())
     return rows, details
 
 
@@ -118,12 +156,12 @@ def _bench_context() -> Iterator[BenchContext]:
         _say(f"starting Redis and tsapi serve in {workdir}")
         with (
             running_redis(workdir / "redis") as server,
-            running_api(server.url, workdir / "api.log") as api_url,
+            running_api(server.url, workdir / "api.log") as api,
         ):
             admin = redis.Redis.from_url(server.url)
             try:
                 yield BenchContext(
-                    api_url, server.url, server.port, redis_cli_path(), workdir, admin
+                    api.url, server.url, server.port, redis_cli_path(), workdir, admin, api.pid
                 )
             finally:
                 admin.close()
@@ -136,6 +174,7 @@ def _environment(admin: redis.Redis) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "tsapi": version("tsapi"),
         "redis": server.get("redis_version"),
         "timeseries": timeseries_version(admin.execute_command("MODULE LIST")),

@@ -21,3 +21,5 @@ class BenchContext:
     workdir: Path
     admin: redis.Redis
     """A plain synchronous client for setup and checks (never timed)."""
+    api_pid: int | None = None
+    """The ``tsapi serve`` process, for CPU accounting."""

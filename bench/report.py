@@ -9,34 +9,59 @@ from typing import Any
 
 from bench.aggregate import RangeTimes
 from bench.ingest import IngestTimes
+from bench.jobs import IN_FLIGHT, JobTimes
 from bench.stats import median
 
-__all__ = ["RANGE_TARGET", "Row", "format_table", "ingest_row", "range_row", "write_json"]
+__all__ = [
+    "HTML_TARGET",
+    "NOOP_TARGET",
+    "PNG_TARGET",
+    "RANGE_TARGET",
+    "Row",
+    "format_table",
+    "ingest_row",
+    "job_rows",
+    "range_row",
+    "write_json",
+]
 
 RANGE_TARGET = 1.5
 """The API may take at most this many times as long as TS.RANGE itself."""
+HTML_TARGET = 0.5
+"""Seconds from submitting an HTML plot job of the large series to seeing it finished."""
+PNG_TARGET = 1.5
+"""The same for a PNG plot job (on a worker whose Chromium is already running)."""
+NOOP_TARGET = 100.0
+"""No-op jobs per second one worker must run."""
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table: the same work through the API and against Redis directly."""
+    """One line of the table.
+
+    Rows with a ``raw`` side compare the same work through the API and against Redis
+    directly, and their target bounds the ratio; rows without one (the job rows) show
+    the API's figure alone, and their target bounds that figure.
+    """
 
     work: str
     unit: str
     api: float
-    raw: float
-    ratio: float
-    """``api / raw`` of the figures shown."""
+    raw: float | None
+    ratio: float | None
+    """``api / raw`` of the figures shown (None without a raw side)."""
     higher_is_better: bool
     target: float | None = None
-    """Bound on ``ratio`` (a maximum when lower is better, else a minimum); None if unset."""
+    """Bound on ``ratio`` (or on ``api`` without a raw side): a maximum when lower is
+    better, else a minimum; None if unset."""
 
     @property
     def met(self) -> bool | None:
-        """Whether the ratio is within the target (None without a target)."""
+        """Whether the ratio (or figure) is within the target (None without a target)."""
         if self.target is None:
             return None
-        return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
+        value = self.api if self.ratio is None else self.ratio
+        return value >= self.target if self.higher_is_better else value <= self.target
 
     def as_dict(self) -> dict[str, Any]:
         """The row for the JSON file."""
@@ -59,9 +84,84 @@ def range_row(times: RangeTimes) -> Row:
     return Row(work, "ms", api, raw, api / raw, higher_is_better=False, target=RANGE_TARGET)
 
 
-def _figure(value: float, unit: str) -> str:
+def job_rows(times: JobTimes) -> list[Row]:
+    """Plot latencies (lower is better) and no-op rates (higher is better), API side only."""
+    points = f"{times.points:,} pts"
+    rows = [
+        Row(
+            f"first PNG plot job of {points} on a fresh worker (imports, Chromium start)",
+            "s",
+            times.first_png.seconds,
+            None,
+            None,
+            higher_is_better=False,
+        )
+    ]
+    for name, runs, target in (("HTML", times.html, HTML_TARGET), ("PNG", times.png, PNG_TARGET)):
+        seconds = [run.seconds for run in runs]
+        work = (
+            f"{name} plot job of {points}, submit->finished "
+            f"(median of {len(runs)}, max {max(seconds):.3f} s)"
+        )
+        rows.append(Row(work, "s", median(seconds), None, None, False, target))
+    count = f"{times.noop_jobs:,}"
+    if times.api_submit is not None:
+        rows.append(
+            Row(
+                f"noop jobs submitted via API, {IN_FLIGHT} in flight ({count}, workers paused)",
+                "jobs/s",
+                times.api_submit.per_second,
+                None,
+                None,
+                higher_is_better=True,
+            )
+        )
+    if times.direct_submit is not None:
+        rows.append(
+            Row(
+                f"noop jobs submitted with JobQueue.submit, one by one ({count}, workers paused)",
+                "jobs/s",
+                times.direct_submit.per_second,
+                None,
+                None,
+                higher_is_better=True,
+            )
+        )
+    for workers, rate in sorted(times.workers.items()):
+        per = "" if workers == 1 else f", {rate.per_second / workers:,.0f} per worker"
+        rows.append(
+            Row(
+                f"noop jobs run by {workers} worker{'s' if workers > 1 else ''} "
+                f"({count} queued, while all busy{per})",
+                "jobs/s",
+                rate.per_second,
+                None,
+                None,
+                higher_is_better=True,
+                target=NOOP_TARGET if workers == 1 else None,
+            )
+        )
+    if times.api_end_to_end is not None:
+        rows.append(
+            Row(
+                f"noop jobs via API with 1 worker running ({count}, first POST->last finished)",
+                "jobs/s",
+                times.api_end_to_end.per_second,
+                None,
+                None,
+                higher_is_better=True,
+            )
+        )
+    return rows
+
+
+def _figure(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
     if unit == "ms":
         return f"{value:,.1f} ms"
+    if unit == "s":
+        return f"{value:,.3f} s"
     return f"{value:,.0f} {unit}"
 
 
@@ -69,14 +169,21 @@ def _target(row: Row) -> str:
     if row.target is None:
         return "-"
     sign = ">=" if row.higher_is_better else "<="
-    return f"{sign} {row.target:g} ({'met' if row.met else 'MISSED'})"
+    bound = f"{row.target:g}" if row.ratio is not None else f"{row.target:g} {row.unit}"
+    return f"{sign} {bound} ({'met' if row.met else 'MISSED'})"
 
 
 def format_table(rows: list[Row]) -> str:
     """The rows as an aligned plain-text table."""
     header = ("work", "API", "raw Redis", "API/raw", "target")
     lines = [
-        (r.work, _figure(r.api, r.unit), _figure(r.raw, r.unit), f"{r.ratio:.2f}", _target(r))
+        (
+            r.work,
+            _figure(r.api, r.unit),
+            _figure(r.raw, r.unit),
+            "-" if r.ratio is None else f"{r.ratio:.2f}",
+            _target(r),
+        )
         for r in rows
     ]
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]

@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
+from rq import Worker
 
 from tsdb.embedded import EmbeddedRedis, server_paths
 
 __all__ = [
+    "ApiServer",
     "ApiServerError",
+    "WorkerError",
     "api_command",
     "free_port",
     "redis_cli_path",
     "running_api",
     "running_redis",
+    "running_workers",
+    "worker_command",
 ]
 
 
 class ApiServerError(RuntimeError):
     """``tsapi serve`` did not come up."""
+
+
+class WorkerError(RuntimeError):
+    """``tsapi worker`` did not come up, or died."""
 
 
 def free_port() -> int:
@@ -52,11 +65,20 @@ def running_redis(data_dir: Path) -> Iterator[EmbeddedRedis]:
         server.stop()
 
 
+def _tsapi() -> list[str]:
+    """How to run the ``tsapi`` CLI of this interpreter's environment."""
+    script = Path(sys.executable).with_name("tsapi")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "api"]
+
+
 def api_command(port: int) -> list[str]:
     """The ``tsapi serve`` command line of this interpreter's environment."""
-    script = Path(sys.executable).with_name("tsapi")
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "api"]
-    return [*head, "serve", "--port", str(port)]
+    return [*_tsapi(), "serve", "--port", str(port)]
+
+
+def worker_command() -> list[str]:
+    """The ``tsapi worker`` command line of this interpreter's environment."""
+    return [*_tsapi(), "worker"]
 
 
 def _api_env(redis_url: str) -> dict[str, str]:
@@ -66,9 +88,17 @@ def _api_env(redis_url: str) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class ApiServer:
+    """A running ``tsapi serve``."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def running_api(redis_url: str, log_path: Path, timeout: float = 30.0) -> Iterator[str]:
-    """``tsapi serve`` on a free port, once ``/healthz`` answers; yields its base URL."""
+def running_api(redis_url: str, log_path: Path, timeout: float = 30.0) -> Iterator[ApiServer]:
+    """``tsapi serve`` on a free port, once ``/healthz`` answers."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
@@ -81,7 +111,7 @@ def running_api(redis_url: str, log_path: Path, timeout: float = 30.0) -> Iterat
         )
     try:
         _wait_healthy(base_url, process, log_path, timeout)
-        yield base_url
+        yield ApiServer(base_url, process.pid)
     finally:
         _stop(process)
 
@@ -104,13 +134,75 @@ def _wait_healthy(
     raise ApiServerError(f"tsapi serve did not answer /healthz within {timeout:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    """SIGTERM (uvicorn shuts down gracefully), SIGKILL after ``timeout``."""
-    if process.poll() is not None:
-        return
-    process.terminate()
+@contextmanager
+def running_workers(
+    redis_url: str, count: int, log_dir: Path, name: str = "worker", timeout: float = 30.0
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` ``tsapi worker`` processes, once each has registered with RQ.
+
+    They get the API's environment (``TSAPI_REDIS_URL``, log level WARNING). On the way
+    out each gets SIGTERM (RQ's warm shutdown, which also stops its Chromium), then its
+    process group SIGKILL after 15 s.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = [log_dir / f"{name}-{i}.log" for i in range(1, count + 1)]
+    try:
+        for log_path in logs:
+            with log_path.open("wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        worker_command(),
+                        env=_api_env(redis_url),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        _wait_registered(redis_url, processes, logs, timeout)
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            _stop(process, group=True)
+
+
+def _wait_registered(
+    redis_url: str, processes: list[subprocess.Popen[bytes]], logs: list[Path], timeout: float
+) -> None:
+    """Wait until RQ lists a worker for every process (matched by pid)."""
+    pids = {p.pid for p in processes}
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for process, log_path in zip(processes, logs, strict=True):
+                if process.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise WorkerError(f"tsapi worker exited with {process.returncode}:\n{tail}")
+            if pids <= {w.pid for w in Worker.all(connection=client)}:
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise WorkerError(f"tsapi worker did not register with RQ within {timeout:.0f} s")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0, group: bool = False) -> None:
+    """SIGTERM (uvicorn and RQ shut down gracefully), SIGKILL after ``timeout``.
+
+    With ``group``, the SIGKILL goes to the process's whole group (its own session), so
+    a worker's Chromium does not outlive it.
+    """
+    if process.poll() is None:
+        process.terminate()
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
         process.wait()

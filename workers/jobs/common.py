@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -11,11 +12,18 @@ from api.schemas import StrictModel, TimeIn
 from tsdb.errors import InvalidInput, SeriesNotFound
 from tsdb.filters import parse_filters
 from tsdb.keys import validate_key
-from tsdb.models import Aggregation, RangeQuery
+from tsdb.models import Aggregation, RangeQuery, SeriesInfo
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound
 
-__all__ = ["MAX_SERIES", "Selection", "count_samples", "data_bounds", "prepare_selection"]
+__all__ = [
+    "MAX_SERIES",
+    "Selection",
+    "bounds_of",
+    "count_samples",
+    "data_bounds",
+    "prepare_selection",
+]
 
 MAX_SERIES = 50
 
@@ -74,7 +82,15 @@ async def data_bounds(
     """Concrete bounds: the given ones, or the first/last sample over ``keys``; None if no data."""
     if start is not None and end is not None:
         return start, end
-    infos = await asyncio.gather(*(store.info(k) for k in keys))
+    return bounds_of(await asyncio.gather(*(store.info(k) for k in keys)), start, end)
+
+
+def bounds_of(
+    infos: Sequence[SeriesInfo], start: int | None, end: int | None
+) -> tuple[int, int] | None:
+    """Concrete bounds from series infos: the given ones, else their first/last samples."""
+    if start is not None and end is not None:
+        return start, end
     firsts = [i.first_timestamp for i in infos if i.first_timestamp is not None]
     lasts = [i.last_timestamp for i in infos if i.last_timestamp is not None]
     if not firsts:

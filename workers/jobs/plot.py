@@ -17,10 +17,10 @@ from pydantic import Field
 
 from plots.figures import PlotKind, PlotOptions, SeriesData, build_figure
 from plots.render import to_html
-from tsdb.models import Aggregation, Point, RangeQuery
+from tsdb.models import Aggregation, Point, RangeQuery, SeriesInfo
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso
-from workers.jobs.common import Selection, count_samples, data_bounds, prepare_selection
+from workers.jobs.common import Selection, bounds_of, count_samples, prepare_selection
 from workers.registry import JobType
 from workers.run import JobRun
 
@@ -62,24 +62,38 @@ async def prepare(params: PlotParams, store: TimeSeriesStore) -> PlotParams:
 async def _fetch(
     store: TimeSeriesStore, params: PlotParams, keys: list[str]
 ) -> tuple[list[list[Point]], Aggregation | None, int | None, int, tuple[int, int] | None]:
-    bounds = await data_bounds(store, keys, params.from_ms, params.to_ms)
+    infos = await asyncio.gather(*(store.info(k) for k in keys))
+    bounds = bounds_of(infos, params.from_ms, params.to_ms)
     if bounds is None:
         return [[] for _ in keys], None, None, 0, None
     start, end = bounds
-    counts = await asyncio.gather(*(count_samples(store, k, start, end) for k in keys))
     aggregation = params.agg
-    if aggregation is None and max(counts) > 2 * params.width:
+    if aggregation is None:
+        # One cheap probe per series: if none holds more than two samples per pixel, the
+        # probe already is the raw data to plot.
+        limit = 2 * params.width
+        probe = RangeQuery(from_ts=start, to_ts=end, count=limit + 1)
+        raw = await asyncio.gather(*(store.range(k, probe) for k in keys))
+        if all(len(points) <= limit for points in raw):
+            return list(raw), None, None, sum(len(p) for p in raw), bounds
         aggregation = Aggregation.AVG
-    bucket = None
-    if aggregation is not None:
-        bucket = max(1, math.ceil((end - start + 1) / params.width))
-        query = RangeQuery(
-            from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=start
-        )
-    else:
-        query = RangeQuery(from_ts=start, to_ts=end)
+    bucket = max(1, math.ceil((end - start + 1) / params.width))
+    query = RangeQuery(
+        from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=start
+    )
     points = await asyncio.gather(*(store.range(k, query) for k in keys))
+    counts = await asyncio.gather(*(_samples(store, info, start, end) for info in infos))
     return list(points), aggregation, bucket, sum(counts), bounds
+
+
+async def _samples(store: TimeSeriesStore, info: SeriesInfo, start: int, end: int) -> int:
+    """Samples of a series in [start, end]: TS.INFO's total when the range covers it all."""
+    first, last = info.first_timestamp, info.last_timestamp
+    if first is None or last is None:
+        return 0
+    if start <= first and last <= end:
+        return info.total_samples
+    return await count_samples(store, info.key, start, end)
 
 
 def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
