@@ -38,9 +38,21 @@ class JobType(Generic[P]):
 
 def job_types() -> dict[str, JobType[Any]]:
     """Every registered job type by name."""
-    from workers.jobs import downsample, noop, plot, stats
+    from workers.jobs import anomaly, correlate, downsample, export, forecast, noop, plot, stats
 
-    return {t.name: t for t in (plot.JOB_TYPE, downsample.JOB_TYPE, stats.JOB_TYPE, noop.JOB_TYPE)}
+    return {
+        t.name: t
+        for t in (
+            plot.JOB_TYPE,
+            downsample.JOB_TYPE,
+            stats.JOB_TYPE,
+            noop.JOB_TYPE,
+            anomaly.JOB_TYPE,
+            correlate.JOB_TYPE,
+            forecast.JOB_TYPE,
+            export.JOB_TYPE,
+        )
+    }
 
 
 def get(name: str) -> JobType[Any]:

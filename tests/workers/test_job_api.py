@@ -58,7 +58,16 @@ async def test_bad_submissions_are_refused_and_nothing_is_queued(
 async def test_job_types_are_listed_with_their_params_schema(client: QuartClient) -> None:
     types = (await (await client.get("/v1/job-types")).get_json())["types"]
     by_name = {t["name"]: t for t in types}
-    assert set(by_name) == {"plot", "downsample", "stats", "noop"}
+    assert set(by_name) == {
+        "plot",
+        "downsample",
+        "stats",
+        "noop",
+        "anomaly",
+        "correlate",
+        "forecast",
+        "export",
+    }
     assert "width" in by_name["plot"]["params_schema"]["properties"]
     assert "from" in by_name["plot"]["params_schema"]["properties"]
 
