@@ -9,7 +9,25 @@ from quart_schema import Info, QuartSchema
 
 from api.errors import register_error_handlers
 from api.extensions import JOBS, SETTINGS, STORE
-from api.routes import health, jobs, labels, points, query, rules, series
+from api.ingest.body import StreamingHTTPConnection, StreamingRequest
+from api.live_config import install as install_live_config
+from api.metrics import install_metrics
+from api.routes import (
+    bulk,
+    health,
+    influx,
+    jobs,
+    labels,
+    points,
+    query,
+    rules,
+    schedules,
+    series,
+    ui,
+)
+from api.routes import metrics as metrics_routes
+from api.security import SecuredOpenAPIProvider
+from api.security import install as install_security
 from api.settings import Settings, load_settings
 from tsdb.connection import check_module, connect
 from tsdb.store import TimeSeriesStore
@@ -27,6 +45,13 @@ def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or load_settings()
     app = Quart("api")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Answers stream (10 M points take a while) and uploads may be large: Quart's 60 s
+    # defaults would cut them off silently. Handlers have their own timeout (api/security).
+    app.config["RESPONSE_TIMEOUT"] = None
+    app.config["BODY_TIMEOUT"] = 600
+    # Read request bodies only as fast as a streaming view takes them (bounded memory).
+    app.request_class = StreamingRequest
+    app.asgi_http_class = StreamingHTTPConnection
     app.extensions[SETTINGS] = settings
     QuartSchema(
         app,
@@ -39,9 +64,13 @@ def create_app(settings: Settings | None = None) -> Quart:
         swagger_ui_path="/docs",
         redoc_ui_path=None,
         scalar_ui_path=None,
+        openapi_provider_class=SecuredOpenAPIProvider,
     )
     register_error_handlers(app)
-    for module in (health, series, points, query, rules, labels, jobs):
+    install_metrics(app)  # first, so that its timer covers the access checks
+    install_security(app)
+    app.register_blueprint(metrics_routes.bp)
+    for module in (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, ui):
         app.register_blueprint(module.bp)
 
     @app.before_serving
@@ -50,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         version = await check_module(client)
         log.info("connected to %s (RedisTimeSeries %s)", _redacted(settings.redis_url), version)
         app.extensions[STORE] = TimeSeriesStore(client, chunk_points=settings.write_chunk_points)
+        await app.extensions[STORE].refresh_cluster()  # no-op unless Redis Cluster
         app.extensions[JOBS] = JobQueue(
             connect_queue(settings.job_queue_url),
             job_timeout=settings.job_timeout,
@@ -66,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         if queue is not None:
             queue.connection.close()
 
+    install_live_config(app)  # after open_store: applies the shared settings in Redis
     return app
 
 

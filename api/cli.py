@@ -14,9 +14,12 @@ from pathlib import Path
 
 import click
 
+from api.config_cli import config
+from api.security.cli import keys, open_bind_refusal
 from api.settings import Settings, SettingsError, load_settings
+from api.shared_config import redacted
 from tsdb.connection import check_module, connect
-from tsdb.embedded import EmbeddedRedis, EmbeddedRedisError
+from tsdb.embedded import LOOPBACK, EmbeddedCluster, EmbeddedRedis, EmbeddedRedisError
 from tsdb.errors import TsdbError
 
 __all__ = ["main"]
@@ -55,7 +58,12 @@ def main() -> None:
 @click.option("--host", default=None, help="Address to bind (default TSAPI_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default TSAPI_PORT or 5000).")
 @click.option("--workers", type=int, default=None, help="Server processes (TSAPI_SERVER_WORKERS).")
-def serve(host: str | None, port: int | None, workers: int | None) -> None:
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Serve beyond loopback even with no API key defined (TSAPI_INSECURE).",
+)
+def serve(host: str | None, port: int | None, workers: int | None, insecure: bool) -> None:
     """Serve the API on uvicorn (refuses to start without a usable Redis)."""
     settings = _settings()
     _configure_logging(settings.log_level)
@@ -64,6 +72,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     except TsdbError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     log.info("RedisTimeSeries %s found", version)
+    insecure = insecure or settings.insecure
+    refusal = open_bind_refusal(settings.redis_url, host or settings.host, insecure)
+    if refusal:
+        raise click.ClickException(refusal)
+    if insecure:
+        os.environ["TSAPI_INSECURE"] = "true"  # read by the app in every server process
     import uvicorn
 
     uvicorn.run(
@@ -81,7 +95,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=None, help="Port (default 6390).")
+@click.option("--port", type=int, default=None, help="Port (default 6390; a cluster's first).")
 @click.option(
     "--dir",
     "data_dir",
@@ -89,8 +103,44 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     default=None,
     help="Data directory for the AOF (default .tsapi/redis).",
 )
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address(es) to bind.")
+@click.option(
+    "--bind",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address(es) to bind, space-separated; beyond loopback needs --password.",
+)
 @click.option("--password", default=None, envvar="TSAPI_REDIS_PASSWORD", help="requirepass.")
+@click.option("--user", default=None, help="ACL user for --password (the default user is off).")
+@click.option(
+    "--insecure-no-password",
+    is_flag=True,
+    help="Bind beyond loopback without a password (something else must guard the port).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve TLS only, with this certificate (PEM).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Key of --tls-cert (PEM).",
+)
+@click.option(
+    "--tls-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CA that signed --tls-cert (default: the certificate itself, if self-signed).",
+)
+@click.option(
+    "--cluster",
+    "shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run a Redis Cluster of N shards on PORT..PORT+N-1 instead (for development).",
+)
 @click.option(
     "--appendfsync",
     type=click.Choice(["everysec", "always", "no"]),
@@ -99,25 +149,69 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     help="AOF fsync policy.",
 )
 def redis(
-    port: int | None, data_dir: Path | None, bind: str, password: str | None, appendfsync: str
+    port: int | None,
+    data_dir: Path | None,
+    bind: str,
+    password: str | None,
+    user: str | None,
+    insecure_no_password: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
+    shards: int | None,
+    appendfsync: str,
 ) -> None:
     """Run a local Redis Stack with the TimeSeries module, in the foreground."""
     settings = _settings()
     _configure_logging(settings.log_level)
-    server = EmbeddedRedis(
-        port=port or settings.embedded_redis_port,
-        data_dir=data_dir or settings.embedded_redis_dir,
-        bind=bind,
-        password=password,
-        appendfsync=appendfsync,
-    )
+    exposed = any(address not in LOOPBACK for address in bind.split())
+    if exposed and not password and not insecure_no_password:
+        raise click.ClickException(
+            f"refusing to bind {bind} without a password: pass --password (or set "
+            "TSAPI_REDIS_PASSWORD), or --insecure-no-password if something else guards the port"
+        )
+    if user and not password:
+        raise click.ClickException("--user needs --password")
+    if tls_cert and not tls_key:
+        raise click.ClickException("--tls-cert needs --tls-key")
+    if shards and (user or tls_cert):
+        raise click.ClickException("--cluster takes --password, but not --user or TLS")
+    if exposed:
+        log.warning(
+            "Redis is reachable beyond loopback: open its port only to tsapi's hosts (the "
+            "bundled RedisTimeSeries 1.12.2 predates the CVE-2024-51480 fix)"
+        )
+    server: EmbeddedRedis | EmbeddedCluster
+    if shards:
+        server = EmbeddedCluster(
+            shards=shards,
+            port=port or settings.embedded_redis_port,
+            data_dir=(data_dir or settings.embedded_redis_dir) / "cluster",
+            bind=bind,
+            password=password,
+            appendfsync=appendfsync,
+        )
+    else:
+        server = EmbeddedRedis(
+            port=port or settings.embedded_redis_port,
+            data_dir=data_dir or settings.embedded_redis_dir,
+            bind=bind,
+            password=password,
+            user=user,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            tls_ca=tls_ca,
+            appendfsync=appendfsync,
+        )
     try:
         server.start()
     except EmbeddedRedisError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Redis Stack with TimeSeries ready at {server.url} (data in {server.data_dir})")
-    assert server.process is not None
-    _wait_for_children([server.process], [server.stop])
+    click.echo(
+        f"Redis Stack with TimeSeries ready at {redacted(server.url)} (data in {server.data_dir})"
+    )
+    processes = server.processes if isinstance(server, EmbeddedCluster) else [server.process]
+    _wait_for_children([p for p in processes if p is not None], [server.stop])
 
 
 @main.command()
@@ -188,3 +282,14 @@ def _wait_for_children(
     failed = [c.returncode for c in children if c.returncode not in (0, -15, None)]
     if failed and not stopping:
         raise click.ClickException(f"a process exited with status {failed[0]}")
+
+
+# The client commands (series, write, ingest, query, latest, jobs, health) live in client/cli.py.
+from client.cli import COMMANDS as CLIENT_COMMANDS  # noqa: E402
+
+for _command in CLIENT_COMMANDS:
+    main.add_command(_command)
+
+
+main.add_command(keys)
+main.add_command(config)

@@ -26,9 +26,16 @@ from tsdb.errors import (
     StoreUnavailable,
     WriteRejected,
 )
-from workers.errors import JobNotCancelable, JobNotFinished, JobNotFound, UnknownJobType
+from workers.errors import (
+    DependencyFailed,
+    JobNotCancelable,
+    JobNotFinished,
+    JobNotFound,
+    ScheduleNotFound,
+    UnknownJobType,
+)
 
-__all__ = ["ApiError", "problem", "register_error_handlers"]
+__all__ = ["ApiError", "RequestRefused", "problem", "register_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,26 @@ class ApiError(Exception):
             detail,
             extra,
         )
+
+
+class RequestRefused(ApiError):
+    """A request turned away before its handler ran, or stopped: 401, 403, 429, 504.
+
+    Unlike other API errors it carries response headers (``WWW-Authenticate``,
+    ``Retry-After``); the classes are in :mod:`api.security.errors`.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(status, slug, title, detail, **extra)
+        self.headers = dict(headers or {})
 
 
 def problem(
@@ -84,10 +111,18 @@ def _validation_errors(exc: Exception) -> list[dict[str, Any]]:
 
 def register_error_handlers(app: Quart) -> None:
     """Install one handler per error type on ``app``."""
+    # imported here: the bulk writer pulls in pyarrow, which the CLI need not load
+    from tsdb.bulk import IngestRejected
 
     @app.errorhandler(ApiError)
     async def api_error(exc: ApiError) -> Response:
         return problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+    @app.errorhandler(RequestRefused)
+    async def request_refused(exc: RequestRefused) -> Response:
+        return problem(
+            exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **exc.extra
+        )
 
     @app.errorhandler(SeriesNotFound)
     async def series_not_found(exc: SeriesNotFound) -> Response:
@@ -119,6 +154,32 @@ def register_error_handlers(app: Quart) -> None:
             rejected_count=len(exc.rejected),
         )
 
+    @app.errorhandler(IngestRejected)
+    async def ingest_rejected(exc: IngestRejected) -> Response:
+        rejections = exc.rejections
+        duplicates = rejections.all_duplicates
+        if exc.atomic:
+            detail = (
+                f"{rejections.count} point(s) are invalid; nothing was written (atomic); "
+                "see 'rejected' for each point and the reason"
+            )
+        else:
+            detail = (
+                f"{rejections.count} point(s) were rejected and {exc.written} written; "
+                "see 'rejected' for each point and the reason"
+            )
+        return problem(
+            409 if duplicates else 422,
+            "duplicate-blocked" if duplicates else "points-rejected",
+            "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
+            detail,
+            written=exc.written,
+            created=exc.created,
+            atomic=exc.atomic,
+            rejected=rejections.as_dicts(),
+            rejected_count=rejections.count,
+        )
+
     @app.errorhandler(InvalidInput)
     async def invalid_input(exc: InvalidInput) -> Response:
         extra: dict[str, Any] = {"errors": exc.errors} if exc.errors else {}
@@ -139,6 +200,10 @@ def register_error_handlers(app: Quart) -> None:
     async def unknown_job_type(exc: UnknownJobType) -> Response:
         return problem(422, "unknown-job-type", "Unknown job type", str(exc))
 
+    @app.errorhandler(ScheduleNotFound)
+    async def schedule_not_found(exc: ScheduleNotFound) -> Response:
+        return problem(404, "schedule-not-found", "Schedule not found", str(exc))
+
     @app.errorhandler(JobNotFound)
     async def job_not_found(exc: JobNotFound) -> Response:
         return problem(404, "job-not-found", "Job not found", str(exc))
@@ -146,6 +211,10 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(JobNotFinished)
     async def job_not_finished(exc: JobNotFinished) -> Response:
         return problem(409, "job-not-finished", "Job not finished", str(exc), job_status=exc.status)
+
+    @app.errorhandler(DependencyFailed)
+    async def dependency_failed(exc: DependencyFailed) -> Response:
+        return problem(409, "dependency-failed", "Dependency failed", str(exc))
 
     @app.errorhandler(JobNotCancelable)
     async def job_not_cancelable(exc: JobNotCancelable) -> Response:
@@ -159,6 +228,13 @@ def register_error_handlers(app: Quart) -> None:
             "Invalid input",
             "the request does not match the expected schema",
             errors=_validation_errors(exc.validation_error),
+        )
+
+    @app.errorhandler(UnicodeDecodeError)
+    async def undecodable_body(exc: UnicodeDecodeError) -> Response:
+        # a JSON body that is not UTF-8 (Quart decodes it before anything can parse it)
+        return problem(
+            400, "malformed-json", "Malformed JSON", f"the request body is not UTF-8: {exc}"
         )
 
     @app.errorhandler(HTTPException)

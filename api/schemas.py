@@ -11,7 +11,12 @@ from tsdb.transforms import FillPolicy, Function
 
 __all__ = [
     "DeleteResult",
+    "DeletedPerSeries",
+    "HealthOut",
+    "LabelValuesOut",
+    "LabelsOut",
     "LatestOut",
+    "NoContent",
     "PageArgs",
     "PointIn",
     "PointValue",
@@ -20,6 +25,7 @@ __all__ = [
     "QueryArgs",
     "QueryOut",
     "RangeArgs",
+    "ReadyOut",
     "RuleIn",
     "RuleOut",
     "RulesOut",
@@ -246,6 +252,33 @@ class RuleIn(StrictModel):
 
 class RulesOut(BaseModel):
     rules: list[RuleOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    timeseries_version: int
+
+
+class LabelsOut(BaseModel):
+    labels: list[str]
+
+
+class LabelValuesOut(BaseModel):
+    label: str
+    values: list[str]
+
+
+class DeletedPerSeries(BaseModel):
+    deleted: dict[str, int] = Field(description="Samples deleted, per series")
+    total: int
+
+
+class NoContent(BaseModel):
+    """No content."""
 
 
 class Problem(BaseModel):

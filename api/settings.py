@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     port: int = Field(5000, ge=1, le=65535, description="Port `tsapi serve` listens on.")
     server_workers: int = Field(1, ge=1, description="API server processes for `tsapi serve`.")
     max_body_bytes: int = Field(32 * MiB, ge=1024, description="Largest accepted request body.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds a request handler may take before the client gets 504."
+    )
+    rate_limit: float = Field(
+        0.0, ge=0, description="Requests per second per API key (or client address); 0 = no limit."
+    )
+    rate_burst: int = Field(
+        0, ge=0, description="Requests a key may send at once (bucket size); 0 = twice the rate."
+    )
+    insecure: bool = Field(
+        False, description="Serve clients beyond loopback even when no API key is defined."
+    )
     write_chunk_points: int = Field(
         10_000, ge=1, description="Samples per TS.MADD call when writing batches."
     )
@@ -70,6 +82,9 @@ class Settings(BaseSettings):
         Path(".tsapi/redis"), description="Data directory (AOF) of `tsapi redis`."
     )
     log_level: str = Field("INFO", description="Logging level of tsapi's processes.")
+    config_refresh: float = Field(
+        3.0, gt=0, description="Seconds between re-reads of the shared settings in Redis."
+    )
 
     @property
     def job_queue_url(self) -> str:

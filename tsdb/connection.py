@@ -3,13 +3,16 @@
 URLs: ``redis://[[user]:password@]host:port/0``, ``rediss://...`` (TLS),
 ``unix:///path/redis.sock``, and ``redis+cluster://[[user]:password@]host:port,host:port``
 (``rediss+cluster://`` for TLS) for Redis Cluster. Time series live in database 0.
+TLS options go in the query string, as redis-py reads them:
+``rediss://:pw@db:6380/0?ssl_ca_certs=/etc/tsapi/ca.pem`` (also ``ssl_certfile``,
+``ssl_keyfile`` for client certificates, ``ssl_cert_reqs``, ``ssl_check_hostname``).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
@@ -74,6 +77,7 @@ def connect(
             common["username"] = unquote(parts.username)
         if parts.password:
             common["password"] = unquote(parts.password)
+        common.update(_tls_options(parts.query))
         common.pop("retry_on_error")
         return RedisCluster(
             startup_nodes=nodes,
@@ -119,6 +123,25 @@ def timeseries_version(modules: Any) -> int | None:
         if _text(info.get("name", "")).lower() == "timeseries":
             return int(info.get("ver", 0))
     return None
+
+
+_TLS_OPTIONS = ("ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+
+
+def _tls_options(query: str) -> dict[str, Any]:
+    """TLS options from a cluster URL's query string (redis-py's names)."""
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in _TLS_OPTIONS:
+            options[name] = value
+        elif name == "ssl_check_hostname":
+            options[name] = value.lower() in ("1", "true", "yes")
+        else:
+            raise InvalidInput(
+                f"unknown option {name!r} in a cluster URL (known: "
+                f"{', '.join((*_TLS_OPTIONS, 'ssl_check_hostname'))})"
+            )
+    return options
 
 
 def _text(value: Any) -> str:

@@ -5,7 +5,8 @@ here knows about HTTP. The tree::
 
     TsdbError
     ├── InvalidInput            bad key, label, filter, time or option (client error)
-    │   └── InvalidQuery        a query the module would reject (bad range, aggregation...)
+    │   ├── InvalidQuery        a query the module would reject (bad range, aggregation...)
+    │   └── NoSeriesMatch       a label filter that selects no series
     ├── SeriesNotFound
     ├── SeriesExists
     ├── RuleNotFound
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidInput",
     "InvalidQuery",
     "ModuleMissing",
+    "NoSeriesMatch",
     "PointError",
     "RuleConflict",
     "RuleNotFound",
@@ -52,6 +54,10 @@ class InvalidInput(TsdbError):
 
 class InvalidQuery(InvalidInput):
     """A query the module would refuse (for example ``from`` after ``to``)."""
+
+
+class NoSeriesMatch(InvalidInput):
+    """A label filter selects no series (where at least one is needed)."""
 
 
 class SeriesNotFound(TsdbError):

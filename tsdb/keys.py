@@ -1,7 +1,9 @@
 """Key names: what a series key may look like, and the prefixes tsapi keeps for itself.
 
 Series live under their own names in database 0 so that redis-cli and other
-RedisTimeSeries clients see the same keys. Everything else tsapi stores (jobs,
+RedisTimeSeries clients see the same keys. Braces are allowed for Redis Cluster hash tags:
+``temp:{austin}`` and ``temp:{austin}:1h`` share a hash slot, which a compaction rule
+between them needs on a cluster. Everything else tsapi stores (jobs,
 artifacts, settings) sits under :data:`PREFIX`, and RQ keeps its own ``rq:`` keys;
 series keys may not start with either.
 """
@@ -18,10 +20,17 @@ __all__ = [
     "LABEL_PATTERN",
     "PREFIX",
     "RESERVED_PREFIXES",
+    "api_key_key",
+    "api_keys_index_key",
     "artifact_index_key",
     "artifact_key",
     "config_key",
+    "job_cancel_key",
     "jobs_index_key",
+    "rate_limit_key",
+    "schedule_claim_key",
+    "schedules_due_key",
+    "schedules_key",
     "validate_key",
     "validate_labels",
 ]
@@ -29,7 +38,7 @@ __all__ = [
 PREFIX = "tsapi:"
 RESERVED_PREFIXES = (PREFIX, "rq:")
 KEY_MAX_LENGTH = 256
-KEY_PATTERN = re.compile(r"[A-Za-z0-9:._-]+")
+KEY_PATTERN = re.compile(r"[A-Za-z0-9:._{}-]+")  # braces: Redis Cluster hash tags
 LABEL_MAX_LENGTH = 128
 LABEL_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
 # Label values travel as separate arguments, but filters are parsed by the module:
@@ -46,7 +55,7 @@ def validate_key(key: str, field: str = "key") -> str:
         raise InvalidInput(f"{field} is longer than {KEY_MAX_LENGTH} characters")
     if not KEY_PATTERN.fullmatch(key):
         raise InvalidInput(
-            f"{field} {key!r} may only hold letters, digits and the characters ':._-'"
+            f"{field} {key!r} may only hold letters, digits and the characters ':._-{{}}'"
         )
     if key.startswith(RESERVED_PREFIXES):
         raise InvalidInput(
@@ -90,6 +99,27 @@ def artifact_index_key(job_id: str) -> str:
     return f"{PREFIX}artifacts:{job_id}"
 
 
+def schedules_key() -> str:
+    """Key of the hash of recurring job schedules (id -> JSON)."""
+    return f"{PREFIX}schedules"
+
+
+def schedules_due_key() -> str:
+    """Key of the sorted set of schedule ids by their next run (epoch ms)."""
+    return f"{PREFIX}schedules:due"
+
+
+def schedule_claim_key(schedule_id: str, due: int) -> str:
+    """Key that one worker sets to claim one run of a schedule."""
+    return f"{PREFIX}schedule-claim:{schedule_id}:{due}"
+
+
+def job_cancel_key(job_id: str) -> str:
+    """Key whose existence asks a job to stop (kept apart from the job's meta, which the
+    running job rewrites)."""
+    return f"{PREFIX}job-cancel:{job_id}"
+
+
 def jobs_index_key() -> str:
     """Key of the sorted set of job ids by submission time (microseconds)."""
     return f"{PREFIX}jobs"
@@ -98,3 +128,18 @@ def jobs_index_key() -> str:
 def config_key() -> str:
     """Key of the hash that holds settings shared by every process."""
     return f"{PREFIX}config"
+
+
+def api_key_key(key_id: str) -> str:
+    """Key of the hash describing one API key (its secret kept only as a SHA-256 hash)."""
+    return f"{PREFIX}key:{key_id}"
+
+
+def api_keys_index_key() -> str:
+    """Key of the set of every API key id."""
+    return f"{PREFIX}keys"
+
+
+def rate_limit_key(identity: str) -> str:
+    """Key of the token bucket of one API key id or client address."""
+    return f"{PREFIX}ratelimit:{identity}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from tsdb.errors import InvalidInput
+from tsdb.errors import InvalidInput, NoSeriesMatch
 from tsdb.keys import LABEL_PATTERN
 from tsdb.store import TimeSeriesStore
 
@@ -42,6 +42,6 @@ async def delete_matching(
     filters = list(filters)
     keys = await store.keys(filters)
     if not keys:
-        raise InvalidInput(f"the filter {' '.join(filters)} matches no series; nothing deleted")
+        raise NoSeriesMatch(f"the filter {' '.join(filters)} matches no series; nothing deleted")
     counts = await asyncio.gather(*(store.delete_range(k, from_ts, to_ts) for k in keys))
     return dict(zip(keys, counts, strict=True))

@@ -13,6 +13,7 @@ from itertools import groupby
 from typing import Any, cast
 
 from redis.asyncio import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -74,7 +75,8 @@ class TimeSeriesStore:
         try:
             if key is None and isinstance(self.client, RedisCluster):
                 # Keyless commands (MRANGE, MGET, QUERYINDEX) go to one primary; the
-                # module's coordinator fans them out across shards.
+                # module's coordinator fans them out across shards (it learns the layout
+                # from TIMESERIES.REFRESHCLUSTER, see refresh_cluster).
                 node = self.client.get_default_node()
                 return await self.client.execute_command(*args, target_nodes=node)
             return await self.client.execute_command(*args)
@@ -327,6 +329,7 @@ class TimeSeriesStore:
         for key in (source, rule.dest):
             if not await self.exists(key):
                 raise SeriesNotFound(key)
+        self.check_same_slot(source, rule.dest)
         args: list[Any] = ["TS.CREATERULE", source, rule.dest, "AGGREGATION"]
         args += [rule.aggregation.value, rule.bucket_ms]
         if rule.align_ms:
@@ -350,6 +353,38 @@ class TimeSeriesStore:
     async def rules(self, key: str) -> list[Rule]:
         """The compaction rules out of ``key``."""
         return (await self.info(key)).rules
+
+    def check_same_slot(self, source: str, dest: str) -> None:
+        """On a cluster, refuse a rule between keys of different hash slots (shards)."""
+        if self.is_cluster and key_slot(source.encode()) != key_slot(dest.encode()):
+            raise InvalidInput(
+                f"on a Redis Cluster a compaction rule needs {source!r} and {dest!r} in the same "
+                "hash slot: give both keys the same hash tag, e.g. 'temp:{austin}' and "
+                "'temp:{austin}:1h'"
+            )
+
+    # -- cluster ----------------------------------------------------------------------------
+
+    async def refresh_cluster(self) -> None:
+        """Tell every primary's TimeSeries module the current cluster layout.
+
+        Needed after shards are added, removed or resharded, so that TS.MRANGE, TS.MGET
+        and TS.QUERYINDEX reach every shard. Does nothing on a standalone Redis.
+        """
+        if not isinstance(self.client, RedisCluster):
+            return
+        try:
+            await self.client.execute_command(
+                "TIMESERIES.REFRESHCLUSTER", target_nodes=self.client.get_primaries()
+            )
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        except ResponseError as exc:  # e.g. an ACL user without the permission
+            log.warning(
+                "TIMESERIES.REFRESHCLUSTER failed (%s): queries across shards may miss some "
+                "after a topology change; run it on every primary",
+                exc,
+            )
 
 
 # -- argument builders and reply parsers ------------------------------------------------------

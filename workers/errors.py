@@ -11,11 +11,13 @@ JobError
 from __future__ import annotations
 
 __all__ = [
+    "DependencyFailed",
     "JobCanceled",
     "JobError",
     "JobNotCancelable",
     "JobNotFinished",
     "JobNotFound",
+    "ScheduleNotFound",
     "UnknownJobType",
 ]
 
@@ -36,6 +38,10 @@ class JobNotFound(JobError):
     """No such job (or it expired), or no such file of that job."""
 
 
+class ScheduleNotFound(JobNotFound):
+    """No such schedule."""
+
+
 class JobNotFinished(JobError):
     """The job has not finished (yet), so it has no result or files."""
 
@@ -46,6 +52,10 @@ class JobNotFinished(JobError):
 
 class JobNotCancelable(JobError):
     """The job has already ended."""
+
+
+class DependencyFailed(JobError):
+    """A job this one was to wait for has failed or was canceled."""
 
 
 class JobCanceled(JobError):

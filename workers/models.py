@@ -58,3 +58,5 @@ class JobDocument:
     cancel_requested: bool
     attempts: int
     files: list[JobFile] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    dependents: list[str] = field(default_factory=list)

@@ -18,9 +18,9 @@ from rq.serializers import JSONSerializer
 
 from tsdb.connection import is_cluster_url
 from tsdb.errors import InvalidInput
-from tsdb.keys import jobs_index_key
+from tsdb.keys import job_cancel_key, jobs_index_key
 from workers import artifacts
-from workers.errors import JobNotCancelable, JobNotFinished, JobNotFound
+from workers.errors import DependencyFailed, JobNotCancelable, JobNotFinished, JobNotFound
 from workers.models import JobDocument, JobFile, JobStatus, Progress
 
 __all__ = ["QUEUE_NAME", "JobQueue", "connect_queue"]
@@ -64,8 +64,31 @@ class JobQueue:
         self.queue = Queue(name, connection=connection, serializer=JSONSerializer)
         self._reaped_at = 0.0
 
-    def submit(self, job_type: str, params: dict[str, Any]) -> JobDocument:
-        """Enqueue a job of a registered type with already validated params."""
+    def submit(
+        self,
+        job_type: str,
+        params: dict[str, Any],
+        *,
+        depends_on: list[str] | None = None,
+        prepare_at_run: bool = False,
+    ) -> JobDocument:
+        """Enqueue a job of a registered type with already validated params.
+
+        With ``depends_on`` it waits until those jobs have finished (and is canceled if
+        one of them fails). ``prepare_at_run`` makes the worker check the params against
+        the data when the job starts, for data that its dependencies will create.
+        """
+        if depends_on:
+            self.check_dependencies(depends_on)
+        meta: dict[str, Any] = {
+            "type": job_type,
+            "params": params,
+            "progress": {"percent": 0, "message": "queued"},
+        }
+        if depends_on:
+            meta["depends_on"] = list(depends_on)
+        if prepare_at_run:
+            meta["prepare_at_run"] = True
         job = self.queue.enqueue(
             ENTRY_POINT,
             args=(job_type, params),
@@ -74,16 +97,23 @@ class JobQueue:
             failure_ttl=self.result_ttl,
             ttl=self.result_ttl,
             retry=Retry(max=self.retries) if self.retries else None,
-            meta={
-                "type": job_type,
-                "params": params,
-                "progress": {"percent": 0, "message": "queued"},
-            },
+            meta=meta,
+            depends_on=list(depends_on or []) or None,
             description=f"{job_type} job",
         )
+        if depends_on and job.get_status(refresh=False) == RqStatus.DEFERRED:
+            job.meta["progress"]["message"] = f"waiting for {', '.join(depends_on)}"
+            job.save_meta()
         created = time.time_ns() // 1000
         self.connection.zadd(jobs_index_key(), {job.id: created})
         return self._document(job)
+
+    def check_dependencies(self, job_ids: list[str]) -> None:
+        """Each job must exist and not have failed or been canceled."""
+        for job_id in job_ids:
+            status = self._status(self._fetch(job_id))
+            if status in (JobStatus.FAILED, JobStatus.CANCELED):
+                raise DependencyFailed(f"job {job_id} has {status}: nothing can wait for it")
 
     def get(self, job_id: str) -> JobDocument:
         """The job's document; :class:`JobNotFound` if it is unknown or expired."""
@@ -140,8 +170,7 @@ class JobQueue:
         document = self._document(job)
         if document.status.ended:
             raise JobNotCancelable(f"job {job_id} has already {document.status}")
-        job.meta["cancel_requested"] = True
-        job.save_meta()
+        self.connection.set(job_cancel_key(job.id), 1, ex=self.result_ttl)
         if document.status == JobStatus.QUEUED:
             # if it started meanwhile, the flag stops it at its next progress report
             with contextlib.suppress(InvalidJobOperation):
@@ -187,10 +216,27 @@ class JobQueue:
             return JobStatus.FINISHED
         if status == RqStatus.STARTED:
             return JobStatus.STARTED
+        if status == RqStatus.DEFERRED:
+            return self._deferred_status(job)
         if status in (RqStatus.CANCELED, RqStatus.STOPPED):
             return JobStatus.CANCELED
         if status == RqStatus.FAILED:
-            return JobStatus.CANCELED if job.meta.get("cancel_requested") else JobStatus.FAILED
+            return JobStatus.CANCELED if self._cancel_requested(job) else JobStatus.FAILED
+        return JobStatus.QUEUED
+
+    def _cancel_requested(self, job: Job) -> bool:
+        return bool(self.connection.exists(job_cancel_key(job.id)))
+
+    def _deferred_status(self, job: Job) -> JobStatus:
+        """A job waiting for others: canceled for good once one of those has failed."""
+        for parent in job.fetch_dependencies():
+            if self._status(parent) in (JobStatus.FAILED, JobStatus.CANCELED):
+                job.meta["error"] = f"canceled: job {parent.id}, which it waits for, did not finish"
+                job.save_meta()
+                self.connection.set(job_cancel_key(job.id), 1, ex=self.result_ttl)
+                with contextlib.suppress(InvalidJobOperation):
+                    job.cancel()
+                return JobStatus.CANCELED
         return JobStatus.QUEUED
 
     def _ended_at(self, job: Job) -> int | None:
@@ -213,7 +259,8 @@ class JobQueue:
             else:
                 error = meta.get("error") or _last_line(trace) or "failed"
         elif status == JobStatus.CANCELED:
-            error = "canceled on request"
+            error = meta.get("error") if job.dependency_ids else None
+            error = error or "canceled on request"
         return JobDocument(
             id=job.id,
             type=str(meta.get("type", "")),
@@ -230,9 +277,11 @@ class JobQueue:
             ended_at=self._ended_at(job) if status.ended else None,
             worker=job.worker_name,
             error=error,
-            cancel_requested=bool(meta.get("cancel_requested")),
+            cancel_requested=self._cancel_requested(job),
             attempts=int(meta.get("attempts", 0)),
             files=files,
+            depends_on=list(meta.get("depends_on") or job.dependency_ids),
+            dependents=sorted(job.dependent_ids),
         )
 
 

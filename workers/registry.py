@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -32,7 +32,7 @@ class JobType(Generic[P]):
     name: str
     description: str
     params: type[P]
-    prepare: Callable[[P, TimeSeriesStore], Awaitable[P]]
+    prepare: Callable[[P, TimeSeriesStore], Coroutine[Any, Any, P]]
     run: Callable[[P, JobRun], dict[str, Any]]
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from bokeh.models import Plot
 from rq.job import Job
 
+from tsdb.keys import job_cancel_key
 from tsdb.store import TimeSeriesStore
 from workers import artifacts
 from workers.context import WorkerContext
@@ -43,8 +44,7 @@ class JobRun:
 
     def progress(self, percent: int, message: str) -> None:
         """Report progress (0-100) and stop here if a cancel was requested."""
-        meta = self.job.get_meta(refresh=True)
-        if meta.get("cancel_requested"):
+        if self.context.queue_connection.exists(job_cancel_key(self.id)):
             raise JobCanceled("canceled on request")
         self.job.meta["progress"] = {"percent": max(0, min(100, percent)), "message": message}
         self.job.save_meta()

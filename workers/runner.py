@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from tsdb.errors import StoreUnavailable
+from tsdb.keys import job_cancel_key
 from workers import context, registry
 from workers.errors import JobCanceled
 from workers.run import JobRun
@@ -30,12 +31,22 @@ def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
     job = get_current_job()
     if job is None:
         raise RuntimeError("workers.runner.execute runs only inside an RQ job")
+    job.get_meta(refresh=True)  # what the API wrote since the job was fetched
     job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
+    job.meta["progress"] = {"percent": 0, "message": "started"}
     job.save_meta()
     try:
         kind = registry.get(job_type)
         validated = kind.params.model_validate(params)
-        return kind.run(validated, JobRun(job, context.current()))
+        worker_context = context.current()
+        if worker_context.queue_connection.exists(job_cancel_key(job.id)):
+            raise JobCanceled("canceled on request before it started")
+        if job.meta.get("prepare_at_run"):
+            # a chained job: its data may only exist now that its dependencies ran
+            validated = worker_context.run(kind.prepare(validated, worker_context.store))
+            job.meta["params"] = validated.model_dump(mode="json", by_alias=True)
+            job.save_meta()
+        return kind.run(validated, JobRun(job, worker_context))
     except TRANSIENT as exc:
         _record_error(job, f"{type(exc).__name__}: {exc} (will retry if attempts are left)")
         raise

@@ -20,8 +20,10 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from api.settings import Settings
+from api.shared_config import SharedSettings
 from workers import context
-from workers.queue import QUEUE_NAME, connect_queue
+from workers.queue import QUEUE_NAME, JobQueue, connect_queue
+from workers.schedules import ScheduleStore, Ticker, fire_due
 
 __all__ = ["TsapiWorker", "run_worker"]
 
@@ -29,16 +31,33 @@ log = logging.getLogger(__name__)
 
 
 class TsapiWorker(SimpleWorker):
-    """A :class:`rq.SimpleWorker` with heartbeats during jobs and short heartbeat TTLs."""
+    """A :class:`rq.SimpleWorker` with heartbeats during jobs and short heartbeat TTLs.
+
+    Before each job it re-reads the shared settings in Redis (``tsapi config set``) and
+    applies them: heartbeat interval, TS.MADD chunk size, and what jobs read from settings.
+    """
 
     heartbeat_interval = 10
+    shared: SharedSettings | None = None
+    job_context: context.WorkerContext | None = None
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Three missed beats and the job counts as abandoned."""
         return 3 * self.heartbeat_interval
 
+    def refresh_settings(self) -> None:
+        """Apply the shared settings now in force."""
+        if self.shared is None or self.job_context is None:
+            return
+        settings = self.job_context.run(self.shared.refresh(self.job_context.store.client))
+        self.heartbeat_interval = settings.worker_heartbeat
+        self.job_monitoring_interval = settings.worker_heartbeat
+        self.job_context.settings = settings
+        self.job_context.store.chunk_points = settings.write_chunk_points
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run ``job`` here, beating from a thread until it ends."""
+        self.refresh_settings()
         execution = self.prepare_execution(job)
         stop = threading.Event()
         beater = threading.Thread(
@@ -76,6 +95,9 @@ def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bo
         maintenance_interval=max(5, 2 * settings.worker_heartbeat),
         job_monitoring_interval=settings.worker_heartbeat,
     )
+    worker.shared = SharedSettings(settings)
+    worker.job_context = worker_context
+    worker.refresh_settings()
     # No scheduler process: it would be forked from the worker and, if the worker is
     # killed, outlive it holding the worker's blocked dequeue connection, so Redis would
     # keep handing jobs to a dead worker. Retries are immediate instead.
@@ -84,7 +106,23 @@ def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bo
         "with_scheduler": False,
         "logging_level": settings.log_level.upper(),
     }
+    # Every worker also submits the jobs of due schedules (each run is claimed once).
+    schedules = ScheduleStore(connection)
+    queue = JobQueue(
+        connection,
+        job_timeout=settings.job_timeout,
+        result_ttl=settings.result_ttl,
+        retries=settings.job_retries,
+    )
+    ticker = None
+    if burst:
+        fire_due(schedules, queue, settings)  # a burst worker runs what is due now, once
+    else:
+        ticker = Ticker(schedules, queue, settings)
+        ticker.start()
     try:
         return bool(worker.work(**options))
     finally:
+        if ticker is not None:
+            ticker.stop()
         worker_context.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, current_app
-from quart_schema import hide
+from quart_schema import document_response, hide
 
 from api.errors import problem
 from api.extensions import store
 from api.responses import json_response
+from api.schemas import HealthOut, Problem, ReadyOut
 from tsdb.connection import check_module
 from tsdb.errors import StoreUnavailable
 
@@ -17,12 +18,15 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@document_response(HealthOut)
 async def healthz() -> Response:
     """The process is up (it does not look at Redis)."""
     return json_response({"status": "ok"})
 
 
 @bp.get("/readyz")
+@document_response(ReadyOut)
+@document_response(Problem, 503)
 async def readyz() -> Response:
     """Redis is reachable and has the TimeSeries module; 503 otherwise."""
     try:

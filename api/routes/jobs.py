@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, RootModel, ValidationError
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_querystring, validate_request
 
@@ -14,6 +14,7 @@ from api.errors import ApiError
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import Problem, StrictModel
+from tsdb.errors import NoSeriesMatch, SeriesNotFound
 from workers import registry
 from workers.models import JobDocument, JobStatus
 
@@ -35,8 +36,13 @@ FILE_HEADERS = {
 class JobSubmit(StrictModel):
     """A job to run: a registered type and its parameters."""
 
-    type: str = Field(description="plot, downsample, stats or noop (see /v1/job-types)")
+    type: str = Field(description="A registered job type (see /v1/job-types)")
     params: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Ids of jobs that must finish first (their data may not exist yet)",
+    )
 
 
 class JobListArgs(StrictModel):
@@ -62,7 +68,28 @@ class JobOut(BaseModel):
     cancel_requested: bool
     attempts: int
     files: list[dict[str, Any]]
+    depends_on: list[str]
+    dependents: list[str]
     links: dict[str, str]
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
+    next: int | None = Field(None, description="Cursor of the next page, if there is one")
+
+
+class JobTypeOut(BaseModel):
+    name: str
+    description: str
+    params_schema: dict[str, Any] = Field(description="JSON Schema of the params")
+
+
+class JobTypesOut(BaseModel):
+    types: list[JobTypeOut]
+
+
+class JobResult(RootModel[dict[str, Any]]):
+    """The JSON result of a finished job (its shape depends on the job type)."""
 
 
 def job_document(document: JobDocument) -> dict[str, Any]:
@@ -97,15 +124,28 @@ async def submit_job(data: JobSubmit) -> Response:
                 for e in exc.errors(include_url=False)
             ],
         ) from None
-    prepared = await kind.prepare(params, store())
-    payload = prepared.model_dump(mode="json", by_alias=True)
-    document = await asyncio.to_thread(jobs().submit, kind.name, payload)
+    prepare_at_run = False
+    try:
+        params = await kind.prepare(params, store())
+    except (SeriesNotFound, NoSeriesMatch):
+        if not data.depends_on:
+            raise
+        prepare_at_run = True  # a job it waits for may create the series
+    payload = params.model_dump(mode="json", by_alias=True)
+    document = await asyncio.to_thread(
+        jobs().submit,
+        kind.name,
+        payload,
+        depends_on=data.depends_on,
+        prepare_at_run=prepare_at_run,
+    )
     location = url_for("jobs.get_job", job_id=document.id)
     return json_response(job_document(document), 202, headers={"Location": location})
 
 
 @bp.get("/jobs")
 @validate_querystring(JobListArgs)
+@document_response(JobListOut)
 async def list_jobs(query_args: JobListArgs) -> Response:
     """Jobs, newest first, optionally by status and type, a page at a time."""
     documents, cursor = await asyncio.to_thread(
@@ -127,6 +167,7 @@ async def get_job(job_id: str) -> Response:
 
 
 @bp.get("/jobs/<job_id>/result")
+@document_response(JobResult)
 @document_response(Problem, 409)
 async def get_result(job_id: str) -> Response:
     """The JSON result of a finished job (409 until it has finished)."""
@@ -152,6 +193,7 @@ async def cancel_job(job_id: str) -> Response:
 
 
 @bp.get("/job-types")
+@document_response(JobTypesOut)
 async def list_job_types() -> Response:
     """The job types this server runs, each with the JSON Schema of its params."""
     return json_response(

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field
 from quart import Blueprint, Response
-from quart_schema import validate_querystring
+from quart_schema import document_response, validate_querystring
 
 from api.extensions import store
 from api.responses import json_response
-from api.schemas import StrictModel, StrList, TimeIn
+from api.schemas import (
+    DeletedPerSeries,
+    LabelsOut,
+    LabelValuesOut,
+    StrictModel,
+    StrList,
+    TimeIn,
+)
 from tsdb.labels import delete_matching, label_names, label_values
 from tsdb.timefmt import parse_bound
 
@@ -31,6 +38,7 @@ class DeleteMatchingArgs(StrictModel):
 
 @bp.get("/labels")
 @validate_querystring(LabelArgs)
+@document_response(LabelsOut)
 async def list_labels(query_args: LabelArgs) -> Response:
     """Every label name in use (optionally among the series a filter selects)."""
     return json_response({"labels": await label_names(store(), query_args.filter)})
@@ -38,6 +46,7 @@ async def list_labels(query_args: LabelArgs) -> Response:
 
 @bp.get("/labels/<name>/values")
 @validate_querystring(LabelArgs)
+@document_response(LabelValuesOut)
 async def list_label_values(name: str, query_args: LabelArgs) -> Response:
     """Every value a label takes (optionally among the series a filter selects)."""
     values = await label_values(store(), name, query_args.filter)
@@ -46,6 +55,7 @@ async def list_label_values(name: str, query_args: LabelArgs) -> Response:
 
 @bp.delete("/points")
 @validate_querystring(DeleteMatchingArgs)
+@document_response(DeletedPerSeries)
 async def delete_points_matching(query_args: DeleteMatchingArgs) -> Response:
     """Delete a time range in every series a label filter selects; counts per series."""
     deleted = await delete_matching(

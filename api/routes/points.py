@@ -65,6 +65,7 @@ async def read_json_body() -> Any:
 @validate_querystring(WriteArgs)
 @document_request(list[PointIn])
 @document_response(WriteResult)
+@document_response(WriteResult, 201)
 @document_response(Problem, 422)
 async def write_points(key: str, query_args: WriteArgs) -> Response:
     """Write one point, a list of points, or {"points": [...], "labels": {...}}."""
@@ -109,6 +110,7 @@ async def read_points(key: str, query_args: PageArgs) -> Response:
 @bp.put("/<key>/points/<t>")
 @validate_request(PointValue)
 @document_response(PointIn)
+@document_response(PointIn, 201)
 async def put_point(key: str, t: str, data: PointValue) -> Response:
     """Set the value at one timestamp, whatever the series' duplicate policy."""
     ts = parse_timestamp(t, "t")

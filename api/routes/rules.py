@@ -10,7 +10,7 @@ from quart_schema import document_response, validate_request
 
 from api.extensions import store
 from api.responses import json_response
-from api.schemas import Problem, RuleIn, RuleOut, RulesOut
+from api.schemas import NoContent, Problem, RuleIn, RuleOut, RulesOut
 from tsdb.errors import SeriesExists
 from tsdb.models import Rule, SeriesConfig
 from tsdb.timefmt import parse_duration, parse_timestamp
@@ -32,6 +32,7 @@ async def create_rule(key: str, data: RuleIn) -> Response:
         aggregation=data.agg,
         align_ms=parse_timestamp(data.align, "align"),
     )
+    store().check_same_slot(key, data.dest)  # before creating anything
     if data.create_dest and not await store().exists(data.dest):
         await store().info(key)  # 404 for an unknown source before creating anything
         with contextlib.suppress(SeriesExists):
@@ -49,6 +50,7 @@ async def list_rules(key: str) -> Response:
 
 
 @bp.delete("/<key>/rules/<dest>")
+@document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def delete_rule(key: str, dest: str) -> Response:
     """Remove the compaction rule from this series into dest (dest keeps its data)."""

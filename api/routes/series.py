@@ -10,7 +10,15 @@ from quart_schema import document_response, validate_querystring, validate_reque
 from api.extensions import store
 from api.params import series_config
 from api.responses import json_response
-from api.schemas import Problem, SeriesCreate, SeriesListArgs, SeriesListOut, SeriesOut, SeriesPatch
+from api.schemas import (
+    NoContent,
+    Problem,
+    SeriesCreate,
+    SeriesListArgs,
+    SeriesListOut,
+    SeriesOut,
+    SeriesPatch,
+)
 from tsdb.models import SeriesInfo
 
 __all__ = ["bp", "series_document"]
@@ -70,6 +78,7 @@ async def patch_series(key: str, data: SeriesPatch) -> Response:
 
 
 @bp.delete("/<key>")
+@document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def delete_series(key: str) -> Response:
     """Delete a series and all its samples."""

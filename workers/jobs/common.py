@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from api.schemas import StrictModel, TimeIn
-from tsdb.errors import InvalidInput, SeriesNotFound
+from tsdb.errors import InvalidInput, NoSeriesMatch, SeriesNotFound
 from tsdb.filters import parse_filters
 from tsdb.keys import validate_key
 from tsdb.models import Aggregation, RangeQuery, SeriesInfo
@@ -70,7 +70,7 @@ async def prepare_selection(selection: Selection, store: TimeSeriesStore) -> dic
         filters = parse_filters(selection.filter or [])
         keys = await store.keys(filters)
         if not keys:
-            raise InvalidInput(f"the filter {' '.join(filters)} matches no series")
+            raise NoSeriesMatch(f"the filter {' '.join(filters)} matches no series")
     if len(keys) > MAX_SERIES:
         raise InvalidInput(f"{len(keys)} series selected; a job takes at most {MAX_SERIES}")
     return {"keys": keys, "filter": None, "from": start, "to": end}

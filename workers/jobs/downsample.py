@@ -52,6 +52,8 @@ async def prepare(params: DownsampleParams, store: TimeSeriesStore) -> Downsampl
     if dest == source:
         raise InvalidInput("dest must differ from source")
     validate_labels(params.dest_labels)
+    if params.mode == "rule":
+        store.check_same_slot(source, dest)
     now = now_ms()
     start = parse_bound(params.from_, "from", now)
     end = parse_bound(params.to, "to", now)

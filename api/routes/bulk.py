@@ -1,0 +1,105 @@
+"""Bulk ingest: points of many series in one request (JSON, CSV or line protocol)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, request
+from quart_schema import document_response, validate_querystring
+
+from api.errors import ApiError
+from api.extensions import store
+from api.ingest.body import body_chunks, check_encoding
+from api.ingest.csvfmt import CsvParser
+from api.ingest.jsonfmt import JsonParser
+from api.ingest.lineproto import CREATE_OPTIONS, LineProtocolParser, parse_precision
+from api.ingest.run import Parser, ingest
+from api.responses import json_response
+from api.schemas import Problem, StrictModel, StrList
+from tsdb.bulk import Rejections
+from tsdb.errors import InvalidInput
+from tsdb.keys import validate_labels
+from tsdb.timefmt import now_ms
+
+__all__ = ["BulkArgs", "BulkResult", "bp", "parse_label_params"]
+
+bp = Blueprint("bulk", __name__)
+
+JSON_TYPES = ("application/json",)
+CSV_TYPES = ("text/csv", "application/csv")
+LINE_PROTOCOL_TYPES = ("text/plain", "application/x-influx-line-protocol")
+
+
+class BulkArgs(StrictModel):
+    """Options of a bulk write."""
+
+    create: bool = Field(False, description="Create missing series (line protocol always does)")
+    atomic: bool = Field(False, description="Write nothing unless every point is valid")
+    label: StrList | None = Field(
+        None, description="name=value, repeatable: labels of the series this request creates"
+    )
+    precision: str = Field("ns", description="Line protocol timestamps: ns, us, ms or s")
+
+
+class BulkResult(BaseModel):
+    written: int = Field(description="Points written")
+    series: int = Field(description="Series written to")
+    created: int = Field(description="Series created by this request")
+
+
+@bp.post("/v1/points")
+@validate_querystring(BulkArgs)
+@document_response(BulkResult)
+@document_response(Problem, 422)
+async def write_bulk(query_args: BulkArgs) -> Response:
+    """Write points of many series at once: JSON, CSV or InfluxDB line protocol."""
+    labels = parse_label_params(query_args.label)
+    precision = parse_precision(query_args.precision)
+    check_encoding()
+    rejections: Rejections
+    parser: Parser
+    now = now_ms()
+    mimetype = request.mimetype
+    create = query_args.create
+    options: tuple[str, ...] = ()
+    if mimetype in JSON_TYPES:
+        rejections = Rejections("index")
+        parser = JsonParser(rejections, now)
+    elif mimetype in CSV_TYPES:
+        rejections = Rejections("line")
+        parser = CsvParser(rejections, now)
+    elif mimetype in LINE_PROTOCOL_TYPES:
+        rejections = Rejections("line")
+        parser = LineProtocolParser(rejections, now, precision)
+        create, options = True, CREATE_OPTIONS
+    else:
+        raise ApiError(
+            415,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            "send application/json, text/csv or text/plain (InfluxDB line protocol); got "
+            f"{mimetype or 'no content type'}",
+        )
+    summary = await ingest(
+        body_chunks(),
+        parser,
+        store().client,
+        atomic=query_args.atomic,
+        create=create,
+        labels=labels,
+        create_options=options,
+        madd_samples=store().chunk_points,
+    )
+    return json_response(
+        {"written": summary.written, "series": summary.series, "created": summary.created}
+    )
+
+
+def parse_label_params(values: list[str] | None) -> dict[str, str]:
+    """``["city=austin", ...]`` as a checked label dict."""
+    labels: dict[str, str] = {}
+    for item in values or []:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise InvalidInput(f"label {item!r} must be name=value")
+        labels[name.strip()] = value.strip()
+    return validate_labels(labels)

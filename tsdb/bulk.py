@@ -1,0 +1,739 @@
+"""Bulk writes: columnar batches of points for many series, written with pipelined TS.MADD.
+
+The ingest parsers (``api/ingest``) turn request bodies into :class:`Batch` objects: numpy
+arrays of series codes, timestamps, values and positions (index or line number in the body),
+never one Python object per point. :class:`BulkWriter` validates the keys of a batch once per
+key, sorts it by series and time, builds the RESP bytes of its TS.MADD commands with pyarrow
+casts and joins (no per-sample Python work), and streams them on one connection while the
+next batch is being parsed; the server's per-sample replies are mapped back to positions.
+
+Points that cannot be written are collected as :class:`Rejection` entries in a bounded
+:class:`Rejections` list; :class:`IngestRejected` carries them to the API. Besides
+:mod:`tsdb.store`, this is the only module that speaks TimeSeries commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tsdb.connection import Client
+from tsdb.errors import InvalidInput, StoreUnavailable, TsdbError
+from tsdb.keys import validate_key, validate_labels
+
+__all__ = [
+    "REJECTIONS_CAP",
+    "Batch",
+    "BulkWriter",
+    "IngestRejected",
+    "Rejection",
+    "Rejections",
+    "WriteSummary",
+    "point_reason",
+]
+
+log = logging.getLogger(__name__)
+
+REJECTIONS_CAP = 1_000
+"""Rejections listed in full; beyond this only the count grows."""
+
+SEND_SAMPLES = 20_000
+"""Samples encoded and sent at a time, so that Redis works while the next ones are encoded."""
+
+Int64Array = npt.NDArray[np.int64]
+Float64Array = npt.NDArray[np.float64]
+PosName = Literal["index", "line"]
+
+_NOT_FOUND = ("the key does not exist", "the key is not a TSDB key")
+_DOES_NOT_EXIST = "series does not exist"
+_DUPLICATE = "duplicate timestamp blocked by the series' duplicate policy"
+_RETENTION = "timestamp is older than the series' retention window"
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """Points for any number of series, as parallel arrays.
+
+    ``codes[i]`` indexes ``keys``; ``pos[i]`` is where the point came from (its index in a
+    JSON body or its line number in a text body). ``labels`` gives the labels of series that
+    may have to be created, by key (merged over the writer's own labels).
+    """
+
+    keys: list[str]
+    codes: Int64Array
+    ts: Int64Array
+    vs: Float64Array
+    pos: Int64Array
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, selector: npt.NDArray[Any]) -> Batch:
+        """The points picked by a boolean mask or an index array (same key table)."""
+        return Batch(
+            self.keys,
+            self.codes[selector],
+            self.ts[selector],
+            self.vs[selector],
+            self.pos[selector],
+            self.labels,
+        )
+
+    @staticmethod
+    def empty() -> Batch:
+        """A batch without points."""
+        return Batch([], _i64([]), _i64([]), np.array([], dtype=np.float64), _i64([]))
+
+    @staticmethod
+    def concat(batches: Sequence[Batch]) -> Batch:
+        """One batch holding every point of ``batches``, with one merged key table."""
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return Batch.empty()
+        if len(batches) == 1:
+            return batches[0]
+        if all(b.keys is batches[0].keys for b in batches):  # one parser's growing key table
+            return Batch(
+                batches[0].keys,
+                np.concatenate([b.codes for b in batches]),
+                np.concatenate([b.ts for b in batches]),
+                np.concatenate([b.vs for b in batches]),
+                np.concatenate([b.pos for b in batches]),
+                batches[-1].labels,
+            )
+        table: dict[str, int] = {}
+        codes: list[Int64Array] = []
+        labels: dict[str, dict[str, str]] = {}
+        for batch in batches:
+            remap = np.array([table.setdefault(k, len(table)) for k in batch.keys], dtype=np.int64)
+            codes.append(remap[batch.codes])
+            for key, key_labels in batch.labels.items():
+                labels.setdefault(key, key_labels)
+        return Batch(
+            list(table),
+            np.concatenate(codes),
+            np.concatenate([b.ts for b in batches]),
+            np.concatenate([b.vs for b in batches]),
+            np.concatenate([b.pos for b in batches]),
+            labels,
+        )
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A point (or a whole line) that was not written, and why."""
+
+    pos: int
+    reason: str
+    key: str | None = None
+    t: int | None = None
+    v: float | None = None
+
+    def as_dict(self, pos_name: PosName) -> dict[str, Any]:
+        """The JSON shape: ``{index|line, key?, t?, v?, reason}``."""
+        out: dict[str, Any] = {pos_name: self.pos}
+        if self.key is not None:
+            out["key"] = self.key
+        if self.t is not None:
+            out["t"] = self.t
+        if self.v is not None:
+            out["v"] = self.v
+        out["reason"] = self.reason
+        return out
+
+
+class Rejections:
+    """Every rejection is counted; the first :data:`REJECTIONS_CAP` by position are kept."""
+
+    def __init__(self, pos_name: PosName, cap: int = REJECTIONS_CAP) -> None:
+        self.pos_name: PosName = pos_name
+        self.cap = cap
+        self.count = 0
+        self._items: list[Rejection] = []
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, rejection: Rejection) -> None:
+        """Record one rejection."""
+        self.count += 1
+        self._items.append(rejection)
+        if len(self._items) >= 2 * self.cap:
+            self._trim()
+
+    def extend(self, rejections: Iterable[Rejection]) -> None:
+        """Record several rejections."""
+        for rejection in rejections:
+            self.add(rejection)
+
+    def reject_points(self, batch: Batch, selector: npt.NDArray[Any], reason: str) -> None:
+        """Reject the points of ``batch`` picked by ``selector``, all for one reason."""
+        indexes = np.flatnonzero(selector) if selector.dtype == np.bool_ else selector
+        self.count += len(indexes)
+        room = 2 * self.cap - len(self._items)
+        for i in indexes[: max(room, 0)].tolist():
+            self._items.append(
+                Rejection(
+                    int(batch.pos[i]),
+                    reason,
+                    batch.keys[batch.codes[i]],
+                    int(batch.ts[i]),
+                    float(batch.vs[i]),
+                )
+            )
+        if len(self._items) >= 2 * self.cap:
+            self._trim()
+
+    @property
+    def items(self) -> list[Rejection]:
+        """The kept rejections, ordered by position."""
+        self._trim()
+        return list(self._items)
+
+    @property
+    def all_duplicates(self) -> bool:
+        """True when every kept rejection is a duplicate blocked by the policy."""
+        return all(r.reason == _DUPLICATE for r in self._items)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """The kept rejections in their JSON shape."""
+        return [r.as_dict(self.pos_name) for r in self.items]
+
+    def _trim(self) -> None:
+        self._items.sort(key=lambda r: r.pos)
+        del self._items[self.cap :]
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """What a bulk write did."""
+
+    written: int
+    created: int
+    series: int
+
+
+class IngestRejected(TsdbError):
+    """Some points of a bulk write were refused (by the parser, the validation or the server).
+
+    ``written`` points went in (0 in atomic mode); ``rejections`` lists the others.
+    """
+
+    def __init__(
+        self, rejections: Rejections, written: int, created: int = 0, atomic: bool = False
+    ) -> None:
+        self.rejections = rejections
+        self.written = written
+        self.created = created
+        self.atomic = atomic
+        nothing = "; nothing was written" if atomic else ""
+        super().__init__(f"{rejections.count} point(s) rejected, {written} written{nothing}")
+
+
+# -- the writer ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Sent:
+    """Commands sent for one batch whose replies are still to be read."""
+
+    batch: Batch  # sorted, the points the commands carry
+    commands: list[tuple[str, int, int]]  # ("create", code, 0) or ("madd", start, end)
+
+
+class BulkWriter:
+    """Writes batches with pipelined TS.MADD on one connection; use as ``async with``.
+
+    ``create`` makes missing series (TS.CREATE with ``labels``, the batch's labels for that key
+    and ``create_options`` such as ``["DUPLICATE_POLICY", "LAST"]``) in the same pipeline as
+    the samples. Without it, points of missing series are rejected with "series does not
+    exist". Refused points go to ``rejections``; :meth:`finish` returns the summary.
+
+    On a standalone Redis the RESP bytes are built here and written on one pooled connection;
+    on a cluster (or with ``raw=False``) commands go through a redis-py pipeline, one key per
+    TS.MADD, without the overlap.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        rejections: Rejections,
+        *,
+        create: bool = False,
+        labels: Mapping[str, str] | None = None,
+        create_options: Sequence[str | int] = (),
+        madd_samples: int = 10_000,
+        raw: bool | None = None,
+    ) -> None:
+        self.client = client
+        self.rejections = rejections
+        self.create = create
+        self.labels = dict(labels or {})
+        self.create_options = list(create_options)
+        self.madd_samples = max(1, madd_samples)
+        self.raw = isinstance(client, Redis) if raw is None else raw and isinstance(client, Redis)
+        self.written = 0
+        self.created = 0
+        self._valid: dict[str, str | None] = {}  # key -> None if valid, else the reason
+        self._ensured: set[str] = set()  # keys created or known to exist
+        self._create_failed: dict[str, str] = {}
+        self._touched: set[str] = set()
+        self._pending: list[_Sent] = []
+        self._conn: AbstractConnection | None = None
+
+    async def __aenter__(self) -> BulkWriter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        assert isinstance(self.client, Redis)
+        if exc_type is not None or self._pending:
+            # Replies may still be on their way: this connection cannot be reused.
+            self._pending.clear()
+            await conn.disconnect()
+        await self.client.connection_pool.release(conn)
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def has_pending(self) -> bool:
+        """True while replies of sent commands are still to be read."""
+        return bool(self._pending)
+
+    async def write(self, batch: Batch) -> None:
+        """Send ``batch``; then read the replies of the batches sent before it."""
+        batch = self._valid_points(_sorted(batch))
+        if len(batch):
+            self._touched.update(batch.keys[c] for c in _codes_in(batch))
+            if self.raw:
+                await self._send_raw(batch)
+                while len(self._pending) > 1:
+                    await self._read_raw(self._pending.pop(0))
+            else:
+                await self._send_pipeline(batch)
+
+    async def finish(self) -> WriteSummary:
+        """Read every outstanding reply; return what was written."""
+        while self._pending:
+            await self._read_raw(self._pending.pop(0))
+        return WriteSummary(written=self.written, created=self.created, series=len(self._touched))
+
+    async def preflight(self, batch: Batch) -> None:
+        """Reject what the server would refuse, before anything is written (atomic mode).
+
+        Checks keys, existence (unless ``create``), the retention window, and duplicate
+        timestamps (within the batch and against stored samples) for series whose duplicate
+        policy blocks them. Another writer may still change a series in between.
+        """
+        batch = self._valid_points(_sorted(batch))
+        if not len(batch):
+            return
+        unique = np.array(_codes_in(batch), dtype=np.int64)
+        keys = [batch.keys[c] for c in unique.tolist()]
+        infos = await self._infos(keys)
+        default_policy: str | None = None
+        starts = np.searchsorted(batch.codes, unique, side="left")
+        ends = np.searchsorted(batch.codes, unique, side="right")
+        for key, info, start, end in zip(keys, infos, starts, ends, strict=True):
+            part = np.arange(start, end)
+            if info is None:
+                if not self.create:
+                    self.rejections.reject_points(batch, part, _DOES_NOT_EXIST)
+                    continue
+                policy = _option(self.create_options, "DUPLICATE_POLICY")
+                if policy is None:
+                    default_policy = default_policy or await self._default_policy()
+                    policy = default_policy
+                if policy.lower() == "block":
+                    self._reject_repeats(batch, part)
+                continue
+            ts = batch.ts[start:end]
+            retention = int(info.get("retentionTime") or 0)
+            last = int(info.get("lastTimestamp") or 0)
+            total = int(info.get("totalSamples") or 0)
+            if retention and total:
+                old = (ts < last) & (last - ts > retention)
+                self.rejections.reject_points(batch, part[old], _RETENTION)
+            policy = info.get("duplicatePolicy")
+            if not policy:
+                default_policy = default_policy or await self._default_policy()
+                policy = default_policy
+            if str(policy).lower() != "block":
+                continue
+            self._reject_repeats(batch, part)
+            first = int(info.get("firstTimestamp") or 0)
+            overlap = (ts >= first) & (ts <= last) if total else np.zeros(len(ts), dtype=bool)
+            if overlap.any():
+                lo, hi = int(ts[overlap].min()), int(ts[overlap].max())
+                stored = await self._call("TS.RANGE", key, lo, hi)
+                stored_ts = np.array([int(p[0]) for p in stored], dtype=np.int64)
+                clash = overlap & np.isin(ts, stored_ts)
+                self.rejections.reject_points(batch, part[clash], _DUPLICATE)
+
+    # -- validation -------------------------------------------------------------------------------
+
+    def _valid_points(self, batch: Batch) -> Batch:
+        """Drop (and reject) the points of invalid keys (and of series with invalid labels)."""
+        bad_codes: list[int] = []
+        for code in _codes_in(batch):
+            key = batch.keys[code]
+            if key not in self._valid:
+                self._valid[key] = self._key_problem(key, batch)
+            if self._valid[key] is not None:
+                bad_codes.append(code)
+        if not bad_codes:
+            return batch
+        bad_mask = np.isin(batch.codes, np.array(bad_codes, dtype=np.int64))
+        for code in bad_codes:
+            reason = self._valid[batch.keys[code]] or ""
+            self.rejections.reject_points(batch, bad_mask & (batch.codes == code), reason)
+        return batch.take(~bad_mask)
+
+    def _key_problem(self, key: str, batch: Batch) -> str | None:
+        try:
+            validate_key(key)
+            if self.create:
+                validate_labels({**self.labels, **batch.labels.get(key, {})})
+        except InvalidInput as exc:
+            return str(exc)
+        return None
+
+    def _reject_repeats(self, batch: Batch, part: Int64Array) -> None:
+        ts = batch.ts[part]
+        repeat = np.zeros(len(ts), dtype=bool)
+        repeat[1:] = ts[1:] == ts[:-1]
+        self.rejections.reject_points(batch, part[repeat], _DUPLICATE)
+
+    # -- raw RESP on one connection ---------------------------------------------------------------
+
+    async def _connection(self) -> AbstractConnection:
+        if self._conn is None:
+            assert isinstance(self.client, Redis)
+            try:
+                self._conn = await self.client.connection_pool.get_connection()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        return self._conn
+
+    async def _send_raw(self, batch: Batch) -> None:
+        conn = await self._connection()
+        commands: list[tuple[str, int, int]] = []
+        payload: list[bytes | memoryview] = []
+        for code in self._to_create(batch):
+            key = batch.keys[code]
+            payload.append(_resp("TS.CREATE", key, *self._create_args(key, batch)))
+            commands.append(("create", code, 0))
+        for start in range(0, len(batch), SEND_SAMPLES):
+            end = min(start + SEND_SAMPLES, len(batch))
+            body, offsets = _encode_samples(batch, start, end)
+            for first in range(start, end, self.madd_samples):
+                last = min(first + self.madd_samples, end)
+                payload.append(f"*{1 + 3 * (last - first)}\r\n$7\r\nTS.MADD\r\n".encode())
+                payload.append(body[offsets[first - start] : offsets[last - start]])
+                commands.append(("madd", first, last))
+            await self._send(conn, payload)
+            payload = []
+        self._pending.append(_Sent(batch, commands))
+
+    async def _send(self, conn: AbstractConnection, payload: list[bytes | memoryview]) -> None:
+        try:
+            await conn.send_packed_command(payload, check_health=False)  # type: ignore[arg-type]
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+
+    async def _read_raw(self, sent: _Sent) -> None:
+        conn = await self._connection()
+        replies: list[Any] = []
+        try:
+            for _ in sent.commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        self._absorb(sent, replies)
+
+    # -- redis-py pipeline (cluster) ---------------------------------------------------------------
+
+    async def _send_pipeline(self, batch: Batch) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        commands: list[tuple[str, int, int]] = []
+        for code in self._to_create(batch):
+            key = batch.keys[code]
+            pipe.execute_command("TS.CREATE", key, *self._create_args(key, batch))
+            commands.append(("create", code, 0))
+        bounds = np.flatnonzero(np.diff(batch.codes)) + 1
+        starts = [0, *bounds.tolist()]
+        ends = [*bounds.tolist(), len(batch)]
+        ts, vs = batch.ts.tolist(), batch.vs.tolist()
+        for run_start, run_end in zip(starts, ends, strict=True):
+            key = batch.keys[int(batch.codes[run_start])]
+            for first in range(run_start, run_end, self.madd_samples):
+                last = min(first + self.madd_samples, run_end)
+                args: list[Any] = []
+                for t, v in zip(ts[first:last], vs[first:last], strict=True):
+                    args += (key, t, v)
+                pipe.execute_command("TS.MADD", *args)
+                commands.append(("madd", first, last))
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis error: {exc}") from exc
+        self._absorb(_Sent(batch, commands), replies)
+
+    # -- replies -----------------------------------------------------------------------------------
+
+    def _to_create(self, batch: Batch) -> list[int]:
+        if not self.create:
+            return []
+        wanted = [code for code in _codes_in(batch) if batch.keys[code] not in self._ensured]
+        self._ensured.update(batch.keys[c] for c in wanted)
+        return wanted
+
+    def _create_args(self, key: str, batch: Batch) -> list[str | int]:
+        labels = {**self.labels, **batch.labels.get(key, {})}
+        args: list[str | int] = list(self.create_options)
+        if labels:
+            args.append("LABELS")
+            for name, value in labels.items():
+                args += [name, value]
+        return args
+
+    def _absorb(self, sent: _Sent, replies: list[Any]) -> None:
+        batch = sent.batch
+        for (kind, first, last), reply in zip(sent.commands, replies, strict=True):
+            if kind == "create":
+                if not isinstance(reply, Exception):
+                    self.created += 1
+                elif "already exists" not in str(reply):
+                    self._create_failed[batch.keys[first]] = _module_message(reply)
+                continue
+            if isinstance(reply, Exception):
+                self._reject_span(batch, np.arange(first, last), reply)
+                continue
+            try:
+                array("q", reply)
+                self.written += last - first
+                continue
+            except TypeError:
+                pass
+            failed = [i for i, r in enumerate(reply) if isinstance(r, Exception)]
+            self.written += (last - first) - len(failed)
+            by_reason: dict[str, list[int]] = {}
+            for i in failed:
+                by_reason.setdefault(self._reason(batch, first + i, reply[i]), []).append(first + i)
+            for reason, indexes in by_reason.items():
+                self.rejections.reject_points(batch, np.array(indexes, dtype=np.int64), reason)
+
+    def _reject_span(self, batch: Batch, indexes: Int64Array, error: Exception) -> None:
+        codes = batch.codes[indexes]
+        for code in np.unique(codes).tolist():
+            reason = self._reason(batch, int(indexes[codes == code][0]), error)
+            self.rejections.reject_points(batch, indexes[codes == code], reason)
+
+    def _reason(self, batch: Batch, i: int, error: Exception) -> str:
+        reason = point_reason(error)
+        if reason == _DOES_NOT_EXIST:
+            failed = self._create_failed.get(batch.keys[int(batch.codes[i])])
+            if failed:
+                return f"the series could not be created: {failed}"
+        return reason
+
+    # -- preflight helpers ----------------------------------------------------------------------
+
+    async def _infos(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.execute_command("TS.INFO", key)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        infos: list[dict[str, Any] | None] = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                if point_reason(reply) != _DOES_NOT_EXIST:
+                    raise StoreUnavailable(f"Redis error: {reply}")
+                infos.append(None)
+            else:
+                infos.append(_as_map(reply))
+        return infos
+
+    async def _default_policy(self) -> str:
+        """The server-wide duplicate policy (module argument or config), BLOCK by default."""
+        try:
+            config = await self._any_node("CONFIG", "GET", "ts-duplicate-policy")
+            value = _as_map(config).get("ts-duplicate-policy")
+            if value:
+                return str(value).lower()
+        except ResponseError:
+            pass
+        try:
+            modules = await self._any_node("MODULE", "LIST")
+        except RedisError:
+            return "block"
+        for module in modules:
+            info = _as_map(module)
+            if str(info.get("name", "")).lower() == "timeseries":
+                args = [str(a) for a in info.get("args") or []]
+                policy = _option(args, "DUPLICATE_POLICY")
+                return policy.lower() if policy else "block"
+        return "block"
+
+    async def _any_node(self, *args: Any) -> Any:
+        """A keyless server command: on a cluster, any node answers (they share the config)."""
+        if isinstance(self.client, RedisCluster):
+            node = self.client.get_default_node()
+            return await self.client.execute_command(*args, target_nodes=node)
+        return await self.client.execute_command(*args)
+
+    async def _call(self, *args: Any) -> Any:
+        try:
+            return await self.client.execute_command(*args)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _i64(values: Sequence[int]) -> Int64Array:
+    return np.array(values, dtype=np.int64)
+
+
+def _codes_in(batch: Batch) -> list[int]:
+    """The series codes present in a sorted batch, in order."""
+    codes = batch.codes
+    if not len(codes):
+        return []
+    if codes[0] == codes[-1]:
+        return [int(codes[0])]
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    return [int(codes[0]), *codes[starts].tolist()]
+
+
+def _sorted(batch: Batch) -> Batch:
+    """The batch ordered by series, then time; ties keep their order (the last one wins)."""
+    if len(batch) < 2:
+        return batch
+    dc = np.diff(batch.codes)
+    if np.all((dc > 0) | ((dc == 0) & (np.diff(batch.ts) >= 0))):
+        return batch
+    return batch.take(np.lexsort((batch.ts, batch.codes)))
+
+
+def _encode_samples(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
+    """RESP bulk strings ``key t v`` for samples ``start:end``, and each sample's byte offset.
+
+    Values are written by orjson (shortest round-trip form) and split by pyarrow; the
+    ``$<length>`` headers come from small lookup tables; one element-wise join makes the
+    records, whose concatenation is the data buffer of the joined array.
+    """
+    codes = batch.codes[start:end]
+    tstr = pc.cast(pa.array(batch.ts[start:end]), pa.string())
+    text = orjson.dumps(batch.vs[start:end], option=orjson.OPT_SERIALIZE_NUMPY)
+    vstr = pc.split_pattern(pa.array([text[1:-1].decode()]), ",").flatten()
+    tlen = np.diff(_offsets(tstr))
+    mid = _MIDDLES.take(pa.array(np.diff(_offsets(vstr))))
+    single = codes[0] == codes[-1]
+    uniform = tlen[0] == tlen.min() == tlen.max()
+    if single:
+        key_part = _key_part(batch.keys[int(codes[0])])
+        if uniform:
+            head: Any = pa.scalar(f"{key_part}${tlen[0]}\r\n")
+        else:
+            head = pa.array([f"{key_part}${i}\r\n" for i in range(20)]).take(pa.array(tlen))
+        joined = pc.binary_join_element_wise(head, tstr, mid, vstr, "\r\n", "")
+    else:
+        unique, local = np.unique(codes, return_inverse=True)
+        parts = pa.array([_key_part(batch.keys[c]) for c in unique.tolist()], pa.string())
+        lengths: Any = pa.scalar(f"${tlen[0]}\r\n") if uniform else _T_HEADS.take(pa.array(tlen))
+        joined = pc.binary_join_element_wise(
+            parts.take(pa.array(local)), lengths, tstr, mid, vstr, "\r\n", ""
+        )
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    return memoryview(joined.buffers()[2]), _offsets(joined).astype(np.int64)
+
+
+def _offsets(array: pa.Array) -> npt.NDArray[np.int32]:
+    """The value offsets of a string array (``len + 1`` of them)."""
+    raw = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    return raw[array.offset : array.offset + len(array) + 1]
+
+
+_T_HEADS = pa.array([f"${i}\r\n" for i in range(20)])
+_MIDDLES = pa.array([f"\r\n${i}\r\n" for i in range(64)])
+
+
+def _key_part(key: str) -> str:
+    return f"${len(key)}\r\n{key}\r\n"
+
+
+def _resp(*args: str | int | float) -> bytes:
+    parts = [f"*{len(args)}\r\n"]
+    for arg in args:
+        text = str(arg)
+        parts.append(f"${len(text.encode())}\r\n{text}\r\n")
+    return "".join(parts).encode()
+
+
+def _option(args: Sequence[Any], name: str) -> str | None:
+    """The value after ``name`` in a flat option list, if present."""
+    upper = [str(a).upper() for a in args]
+    if name in upper:
+        i = upper.index(name)
+        if i + 1 < len(args):
+            return str(args[i + 1])
+    return None
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return {str(k): v for k, v in zip(value[::2], value[1::2], strict=False)}
+
+
+def _module_message(exc: Exception) -> str:
+    return str(exc).removeprefix("ERR ").removeprefix("TSDB: ")
+
+
+def point_reason(exc: Exception) -> str:
+    """A readable reason for a sample the module refused."""
+    message = _module_message(exc)
+    if "DUPLICATE_POLICY" in message or "BLOCK" in message:
+        return _DUPLICATE
+    if "older than retention" in message:
+        return _RETENTION
+    if any(m in message for m in _NOT_FOUND):
+        return _DOES_NOT_EXIST
+    return message
