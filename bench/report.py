@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.aggregate import RangeTimes
+from bench.bulk import FORMS, BulkTimes
 from bench.ingest import IngestTimes
 from bench.jobs import IN_FLIGHT, JobTimes
+from bench.rawrange import RawRangeTimes
+from bench.readers import ReaderTimes
 from bench.stats import median
 
 __all__ = [
@@ -17,16 +20,23 @@ __all__ = [
     "NOOP_TARGET",
     "PNG_TARGET",
     "RANGE_TARGET",
+    "RAW_RANGE_TARGET",
     "Row",
+    "bulk_rows",
     "format_table",
     "ingest_row",
     "job_rows",
     "range_row",
+    "raw_range_rows",
+    "reader_rows",
     "write_json",
 ]
 
 RANGE_TARGET = 1.5
 """The API may take at most this many times as long as TS.RANGE itself."""
+RAW_RANGE_TARGET = 2.0
+"""Reading every sample through the API may take at most this many times as long as
+TS.RANGE through redis-py."""
 HTML_TARGET = 0.5
 """Seconds from submitting an HTML plot job of the large series to seeing it finished."""
 PNG_TARGET = 1.5
@@ -82,6 +92,52 @@ def range_row(times: RangeTimes) -> Row:
     raw = median(times.raw) * 1000
     work = f"avg over {times.points:,} pts, {times.buckets:,} buckets (median of {len(times.api)})"
     return Row(work, "ms", api, raw, api / raw, higher_is_better=False, target=RANGE_TARGET)
+
+
+def bulk_rows(times: BulkTimes) -> list[Row]:
+    """Samples per second of each form's median run vs the raw load's (higher is better)."""
+    targets = {form.name: form.target for form in FORMS}
+    rows = []
+    for form in times.forms:
+        api = times.points / median(form.api)
+        raw = times.points / median(form.raw)
+        work = (
+            f"ingest {times.points:,} pts in {times.series} series: POST /v1/points "
+            f"{form.name} (median of {len(form.api)})"
+        )
+        rows.append(Row(work, "samples/s", api, raw, api / raw, True, targets[form.name]))
+    return rows
+
+
+def raw_range_rows(times: RawRangeTimes) -> list[Row]:
+    """Milliseconds of the median query each format vs TS.RANGE (lower is better), and the
+    API process's largest memory growth during one of them."""
+    raw = median(times.raw) * 1000
+    rows = []
+    for name, fmt in times.api.items():
+        api = median(fmt.seconds) * 1000
+        work = f"raw range of {times.points:,} pts as {name} (median of {len(fmt.seconds)})"
+        rows.append(Row(work, "ms", api, raw, api / raw, False, RAW_RANGE_TARGET))
+    for name, fmt in times.api.items():
+        growths = [g for g in fmt.rss_growth if g is not None]
+        if growths:
+            work = f"  API peak RSS growth while serving it as {name} (max of {len(growths)})"
+            rows.append(Row(work, "MiB", max(growths) / 2**20, None, None, False))
+    return rows
+
+
+def reader_rows(times: ReaderTimes) -> list[Row]:
+    """Requests per second of the small range query, per API process count, vs redis-py."""
+    raw = times.raw.per_second if times.raw is not None else None
+    rows = []
+    for workers, rate in sorted(times.api.items()):
+        work = (
+            f"{times.window}-pt range, {times.clients} clients ({times.client}), "
+            f"{times.seconds:g} s: API with {workers} server process{'es' if workers > 1 else ''}"
+        )
+        ratio = rate.per_second / raw if raw else None
+        rows.append(Row(work, "req/s", rate.per_second, raw, ratio, True))
+    return rows
 
 
 def job_rows(times: JobTimes) -> list[Row]:
@@ -162,6 +218,8 @@ def _figure(value: float | None, unit: str) -> str:
         return f"{value:,.1f} ms"
     if unit == "s":
         return f"{value:,.3f} s"
+    if unit == "MiB":
+        return f"{value:,.1f} MiB"
     return f"{value:,.0f} {unit}"
 
 

@@ -71,9 +71,9 @@ def _tsapi() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "api"]
 
 
-def api_command(port: int) -> list[str]:
+def api_command(port: int, workers: int = 1) -> list[str]:
     """The ``tsapi serve`` command line of this interpreter's environment."""
-    return [*_tsapi(), "serve", "--port", str(port)]
+    return [*_tsapi(), "serve", "--port", str(port), "--workers", str(workers)]
 
 
 def worker_command() -> list[str]:
@@ -97,13 +97,19 @@ class ApiServer:
 
 
 @contextmanager
-def running_api(redis_url: str, log_path: Path, timeout: float = 30.0) -> Iterator[ApiServer]:
-    """``tsapi serve`` on a free port, once ``/healthz`` answers."""
+def running_api(
+    redis_url: str, log_path: Path, timeout: float = 30.0, workers: int = 1
+) -> Iterator[ApiServer]:
+    """``tsapi serve`` (``workers`` server processes) on a free port, once ``/healthz`` answers.
+
+    With one worker uvicorn serves in the ``tsapi serve`` process itself (``pid``); with
+    more, that process supervises one child process per worker.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            api_command(port),
+            api_command(port, workers),
             env=_api_env(redis_url),
             stdout=log,
             stderr=subprocess.STDOUT,
