@@ -144,7 +144,9 @@ async def invalid(exc: InvalidInput) -> Response:
 @bp.errorhandler(ApiError)
 async def api_error(exc: ApiError) -> Response:
     extra = {k: v for k, v in exc.extra.items() if k == "written"}
-    return _influx_error(exc.status, exc.detail, **extra)
+    # 401/429 keep their WWW-Authenticate / Retry-After (RequestRefused carries headers)
+    headers = getattr(exc, "headers", None)
+    return _influx_error(exc.status, exc.detail, headers, **extra)
 
 
 @bp.errorhandler(HTTPException)

@@ -106,6 +106,7 @@ async def test_influxdb_writes_take_a_token_and_answer_in_influx_shape(
     refused = await client.post("/api/v2/write?bucket=b", data=line)
     assert refused.status_code == 401
     assert (await refused.get_json())["code"] == "unauthorized"
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
     written = await client.post(
         "/api/v2/write?bucket=b", data=line, headers={"Authorization": f"Token {token}"}
     )
