@@ -80,8 +80,11 @@ def parse_timestamp(value: str | int | float, field: str = "t", now: int | None 
 
 
 def parse_bound(value: str | int | None, field: str, now: int | None = None) -> int | None:
-    """Parse a range bound: ``None``, ``-`` and ``+`` mean open (earliest / latest)."""
-    if value is None or value in ("-", "+", ""):
+    """Parse a range bound: ``None``, ``-`` and ``+`` mean open (earliest / latest).
+
+    A blank value counts as ``+`` too: an unencoded ``+`` in a query string arrives as a space.
+    """
+    if value is None or (isinstance(value, str) and value.strip() in ("-", "+", "")):
         return None
     return parse_timestamp(value, field, now)
 

@@ -54,6 +54,7 @@ def test_durations() -> None:
 def test_bounds_and_bad_timestamps() -> None:
     assert parse_bound("-", "from") is None
     assert parse_bound("+", "to") is None
+    assert parse_bound(" ", "to") is None  # ?to=+ unencoded: the + arrives as a space
     assert parse_bound(None, "to") is None
     for bad in ("tomorrow", "-1", -1, True, 1.5, "2024-13-01", None):
         with pytest.raises(InvalidInput):
