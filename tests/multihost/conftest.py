@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail_in_ci
 from tests.multihost.netns import Host, NetnsUnavailable, Network, wait_until
 from tsdb.embedded import server_paths
 
@@ -72,7 +73,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     try:
         net = Network(tmp_path_factory.mktemp("netns-logs"))
     except NetnsUnavailable as exc:
-        pytest.skip(f"cannot build separate hosts with network namespaces: {exc}")
+        skip_or_fail_in_ci(f"cannot build separate hosts with network namespaces: {exc}")
     try:
         yield net
     finally:

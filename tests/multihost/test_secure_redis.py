@@ -18,7 +18,7 @@ from api.app import create_app
 from api.cli import main
 from api.settings import Settings
 from tests.cluster.conftest import free_port_range
-from tests.conftest import free_port
+from tests.conftest import free_port, skip_or_fail_in_ci
 from tsdb.connection import connect
 from tsdb.embedded import EmbeddedCluster, EmbeddedRedis
 from tsdb.models import MultiRangeQuery, RangeQuery, SeriesConfig
@@ -31,7 +31,7 @@ PASSWORD = 'p@ss:w/rd "q" \\ é'  # to be quoted in URLs and escaped in redis.co
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
+        skip_or_fail_in_ci("openssl is needed to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(

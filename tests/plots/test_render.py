@@ -21,6 +21,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 
 from plots import PlotOptions, PngRenderer, RenderError, SeriesData, build_figure, to_html
 from plots.browser import find_binaries
+from tests.conftest import skip_or_fail_in_ci
 
 T0 = 1_700_000_000_000
 EVIL = "<script>alert(1)</script>"
@@ -103,7 +104,7 @@ def renderer() -> Iterator[PngRenderer]:
     try:
         find_binaries()
     except RenderError as exc:
-        pytest.skip(f"headless Chromium unavailable: {exc}")
+        skip_or_fail_in_ci(f"headless Chromium unavailable: {exc}")
     with PngRenderer() as shared:
         yield shared
 

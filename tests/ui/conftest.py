@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 
 from plots.browser import CHROMIUM_ARGS, find_binaries
 from plots.errors import RenderError
-from tests.conftest import free_port
+from tests.conftest import free_port, skip_or_fail_in_ci
 from tests.ui.pages import WINDOW, Page
 
 
@@ -90,7 +90,7 @@ def browser() -> Iterator[webdriver.Chrome]:
     try:
         chromium, chromedriver = find_binaries()
     except RenderError as exc:
-        pytest.skip(f"headless Chromium unavailable: {exc}")
+        skip_or_fail_in_ci(f"headless Chromium unavailable: {exc}")
     profile = tempfile.mkdtemp(prefix="tsapi-ui-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -102,7 +102,7 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver = webdriver.Chrome(service=service, options=options)
     except WebDriverException as exc:
         shutil.rmtree(profile, ignore_errors=True)
-        pytest.skip(f"headless Chromium did not start: {exc.msg}")
+        skip_or_fail_in_ci(f"headless Chromium did not start: {exc.msg}")
     driver.set_window_size(*WINDOW)
     driver.set_page_load_timeout(30)
     yield driver
