@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from quart import Quart
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     @app.before_serving
     async def open_store() -> None:
+        _tune_garbage_collector()
         client = connect(settings.redis_url, socket_timeout=settings.redis_timeout)
         version = await check_module(client)
         log.info("connected to %s (RedisTimeSeries %s)", _redacted(settings.redis_url), version)
@@ -98,6 +100,19 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     install_live_config(app)  # after open_store: applies the shared settings in Redis
     return app
+
+
+def _tune_garbage_collector() -> None:
+    """Keep the collector off what every request leaves alone.
+
+    A large read makes a million small lists; each collection then walked the whole heap of
+    imported modules too, which tripled the time to stream a 1 M-sample range. Freezing the
+    heap built at start and collecting the young generation less often (bench/RESULTS.md)
+    brought that read to about half the time redis-py alone takes, and readers +22 %.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _redacted(url: str) -> str:

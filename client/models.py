@@ -7,17 +7,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-# The enums are the server's own: one definition of every aggregator, policy and status.
-from tsdb.models import (
-    Aggregation,
-    BucketTimestamp,
-    DuplicatePolicy,
-    Encoding,
-    Reducer,
-)
-from tsdb.transforms import FillPolicy, Function
-from workers.models import JobStatus
-
 __all__ = [
     "Aggregation",
     "BucketTimestamp",
@@ -50,6 +39,98 @@ StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
 
 Point = tuple[int, float | None]
 """A sample: epoch milliseconds and value (``None`` for an empty bucket)."""
+
+
+class Aggregation(StrEnum):
+    """Aggregators of a range query or a compaction rule."""
+
+    AVG = "avg"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    RANGE = "range"
+    COUNT = "count"
+    FIRST = "first"
+    LAST = "last"
+    STD_P = "std.p"
+    STD_S = "std.s"
+    VAR_P = "var.p"
+    VAR_S = "var.s"
+    TWA = "twa"
+
+
+class Reducer(StrEnum):
+    """Reducers of a grouped multi-series query."""
+
+    AVG = "avg"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    RANGE = "range"
+    COUNT = "count"
+    STD_P = "std.p"
+    STD_S = "std.s"
+    VAR_P = "var.p"
+    VAR_S = "var.s"
+
+
+class DuplicatePolicy(StrEnum):
+    """What a write to an existing timestamp does."""
+
+    BLOCK = "block"
+    FIRST = "first"
+    LAST = "last"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+
+
+class Encoding(StrEnum):
+    """Chunk encoding of a series."""
+
+    COMPRESSED = "compressed"
+    UNCOMPRESSED = "uncompressed"
+
+
+class BucketTimestamp(StrEnum):
+    """Which timestamp an aggregated bucket reports."""
+
+    START = "start"
+    END = "end"
+    MID = "mid"
+
+
+class FillPolicy(StrEnum):
+    """How empty buckets of an aggregated read are filled."""
+
+    NULL = "null"
+    ZERO = "zero"
+    PREVIOUS = "previous"
+    LINEAR = "linear"
+
+
+class Function(StrEnum):
+    """A transform applied to the values of a read."""
+
+    RATE = "rate"
+    DERIVATIVE = "derivative"
+    DELTA = "delta"
+    CUMSUM = "cumsum"
+
+
+class JobStatus(StrEnum):
+    """The life of a job: queued, started, then finished, failed or canceled."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def ended(self) -> bool:
+        """True once the job will not change any more."""
+        return self in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
 def _points(items: list[Any]) -> list[Point]:
