@@ -55,9 +55,7 @@ class BulkForm:
 
 FORMS = (
     BulkForm("JSON rows", "application/json", "create=true", lambda _, g: json_rows(g), 0.3),
-    BulkForm(
-        "JSON by series", "application/json", "create=true", lambda _, g: json_series(g), 0.3
-    ),
+    BulkForm("JSON by series", "application/json", "create=true", lambda _, g: json_series(g), 0.3),
     BulkForm(
         "JSON columnar", "application/json", "create=true", lambda _, g: json_columnar(g), 0.5
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import signal
@@ -20,17 +21,32 @@ from typing import Any
 import redis
 
 from bench.aggregate import run_range
+from bench.bulk import run_bulk
 from bench.context import BenchContext
 from bench.data import make_samples
 from bench.ingest import run_ingest
 from bench.jobs import run_jobs
-from bench.report import Row, format_table, ingest_row, job_rows, range_row, write_json
+from bench.rawrange import run_raw_range
+from bench.readers import run_readers
+from bench.report import (
+    Row,
+    bulk_rows,
+    format_table,
+    ingest_row,
+    job_rows,
+    range_row,
+    raw_range_rows,
+    reader_rows,
+    write_json,
+)
 from bench.servers import redis_cli_path, running_api, running_redis
 from tsdb.connection import timeseries_version
 
 __all__ = ["main", "parse_args"]
 
 DEFAULT_OUTPUT = Path(__file__).with_name("last-run.json")
+READER_POINTS = 100_000
+"""Points in the series the concurrent readers query (a 100-point window of it)."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -38,8 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=(
-            "tsapi vs raw Redis TimeSeries on one embedded Redis (ingest, range), "
-            "and job latency and throughput on tsapi workers."
+            "tsapi vs raw Redis TimeSeries on one embedded Redis (ingest in every format, "
+            "raw and aggregated ranges, concurrent readers), and job latency and "
+            "throughput on tsapi workers."
         ),
     )
     parser.add_argument(
@@ -52,7 +69,49 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--runs",
         type=_positive,
         default=5,
-        help="ingest runs each way; the median counts (default: %(default)s)",
+        help="one-series ingest runs each way; the median counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bulk-series",
+        type=_positive,
+        default=10,
+        help="series the bulk-ingest points are spread over (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bulk-runs",
+        type=_positive,
+        default=7,
+        help="bulk-ingest runs per form each way; the median counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--raw-range-points",
+        type=_positive,
+        default=1_000_000,
+        help="points in the raw-range series, all read by each query (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--raw-range-runs",
+        type=_positive,
+        default=5,
+        help="raw-range queries per format after a warm-up (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--readers",
+        type=_positive,
+        default=32,
+        help="concurrent clients of the small range query (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reader-seconds",
+        type=_positive,
+        default=10,
+        help="seconds each concurrent-reader measurement lasts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reader-workers",
+        type=_counts,
+        default=[1, 2],
+        help="API server process counts to measure the readers on (default: 1,2)",
     )
     parser.add_argument(
         "--range-points",
@@ -84,7 +143,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=2_000,
         help="no-op jobs per throughput batch (default: %(default)s)",
     )
-    parser.add_argument("--skip-range", action="store_true", help="skip the range benchmark")
+    parser.add_argument(
+        "--skip-ingest", action="store_true", help="skip the ingest rows (one series and bulk)"
+    )
+    parser.add_argument(
+        "--skip-raw-range", action="store_true", help="skip the raw (1 M points) range rows"
+    )
+    parser.add_argument(
+        "--skip-readers", action="store_true", help="skip the concurrent-reader rows"
+    )
+    parser.add_argument(
+        "--skip-range", action="store_true", help="skip the aggregated range benchmark"
+    )
     parser.add_argument(
         "--skip-jobs", action="store_true", help="skip the job benchmark (plot latency, no-ops)"
     )
@@ -101,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run everything; exit 130 on Ctrl-C or SIGTERM after stopping the servers."""
     options = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    # The bench imports much more than a client needs (the API's parsers, numpy, pyarrow,
+    # rq); frozen, those objects are no longer walked by every full garbage collection, so
+    # the raw side's redis-py pays for its own allocations only, as a lean client would.
+    gc.freeze()
     try:
         rows, details = run(options)
     except KeyboardInterrupt:
@@ -120,10 +194,44 @@ def run(options: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     with _bench_context() as ctx:
         details["environment"] = _environment(ctx.admin)
-        _say(f"ingest: {options.points:,} points x {options.runs} runs each way")
-        ingest = run_ingest(ctx, make_samples(options.points), options.runs)
-        rows.append(ingest_row(ingest))
-        details["ingest_seconds"] = asdict(ingest)
+        if not options.skip_ingest:
+            _say(f"ingest: {options.points:,} points x {options.runs} runs each way")
+            ingest = run_ingest(ctx, make_samples(options.points), options.runs)
+            rows.append(ingest_row(ingest))
+            details["ingest_seconds"] = asdict(ingest)
+            _say(
+                f"bulk ingest: {options.points:,} points in {options.bulk_series} series, "
+                f"each form x {options.bulk_runs} runs each way"
+            )
+            bulk = run_bulk(
+                ctx, make_samples(options.points), options.bulk_series, options.bulk_runs
+            )
+            rows.extend(bulk_rows(bulk))
+            details["bulk_ingest"] = asdict(bulk)
+        if not options.skip_raw_range:
+            _say(
+                f"raw range: loading {options.raw_range_points:,} points, then "
+                f"{options.raw_range_runs} queries per format"
+            )
+            raw_range = run_raw_range(
+                ctx, make_samples(options.raw_range_points), options.raw_range_runs
+            )
+            rows.extend(raw_range_rows(raw_range))
+            details["raw_range"] = asdict(raw_range)
+        if not options.skip_readers:
+            _say(
+                f"readers: {options.readers} clients x {options.reader_seconds} s on "
+                f"{', '.join(map(str, options.reader_workers))} API process(es), then redis-py"
+            )
+            readers = run_readers(
+                ctx,
+                make_samples(READER_POINTS),
+                options.readers,
+                options.reader_seconds,
+                options.reader_workers,
+            )
+            rows.extend(reader_rows(readers))
+            details["readers"] = asdict(readers)
         if not options.skip_range:
             _say(
                 f"range: loading {options.range_points:,} points, then "
@@ -186,6 +294,10 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive whole number")
     return value
+
+
+def _counts(text: str) -> list[int]:
+    return [_positive(part) for part in text.split(",") if part.strip()]
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-__all__ = ["cpu_seconds", "cpu_used"]
+__all__ = ["cpu_seconds", "cpu_used", "process_seconds"]
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -40,6 +40,11 @@ def cpu_seconds(
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """Seconds used between two :func:`cpu_seconds` readings, by process kind."""
     return {name: round(after[name] - before[name], 3) for name in after if name in before}
+
+
+def process_seconds(pids: Iterable[int]) -> list[float | None]:
+    """User + system CPU seconds of each of ``pids`` (None where /proc cannot tell)."""
+    return [_proc_seconds(pid) for pid in pids]
 
 
 def _proc_seconds(pid: int) -> float | None:

@@ -154,10 +154,7 @@ def json_columnar(grid: Grid) -> bytes:
     """``[{"key": k, "t": [...], "v": [...]}, ...]``, one object per series."""
     ts = grid.timestamps.tolist()
     return orjson.dumps(
-        [
-            {"key": key, "t": ts, "v": grid.values[:, i].tolist()}
-            for i, key in enumerate(grid.keys)
-        ]
+        [{"key": key, "t": ts, "v": grid.values[:, i].tolist()} for i, key in enumerate(grid.keys)]
     )
 
 

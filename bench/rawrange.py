@@ -15,7 +15,8 @@ from bench.aggregate import load_series
 from bench.context import BenchContext
 from bench.cpu import cpu_seconds, cpu_used
 from bench.data import Samples
-from bench.memory import sampled_rss
+from bench.memory import RssPeak, sampled_rss
+from bench.servers import running_api
 from bench.stats import stopwatch
 
 __all__ = ["FORMATS", "FormatTimes", "RawRangeTimes", "run_raw_range"]
@@ -32,10 +33,14 @@ class FormatTimes:
     body_bytes: int = 0
     seconds: list[float] = field(default_factory=list)
     rss_growth: list[int | None] = field(default_factory=list)
-    """Bytes the API process's resident memory rose above what it was before the query."""
+    """Bytes the (warm) API process's resident memory rose above what it was before each
+    timed query: near zero once earlier queries have left their memory to the allocator."""
     rss_peak: list[int | None] = field(default_factory=list)
-    """Its highest resident memory during the query, in bytes."""
+    """Its highest resident memory during each timed query, in bytes."""
     cpu: list[dict[str, float]] = field(default_factory=list)
+    fresh: RssPeak | None = None
+    """A new ``tsapi serve`` answering this query once (after one small query): its
+    resident memory before and at its highest, which is what one such read costs."""
 
 
 @dataclass
@@ -57,7 +62,20 @@ def run_raw_range(ctx: BenchContext, samples: Samples, runs: int) -> RawRangeTim
     load_series(ctx, KEY, samples)
     times = RawRangeTimes(len(samples), {name: FormatTimes() for name in FORMATS})
     asyncio.run(_time_queries(ctx, times, runs))
+    for name, path in FORMATS.items():
+        times.api[name].fresh = _fresh_process_rss(ctx, path)
     return times
+
+
+def _fresh_process_rss(ctx: BenchContext, path: str) -> RssPeak:
+    """Start a new API process, ask it a small query, then sample its RSS during ``path``."""
+    log = ctx.workdir / "api-memory.log"
+    with running_api(ctx.redis_url, log) as server, httpx.Client(timeout=300.0) as http:
+        http.get(f"{server.url}{PATH}&count=10").raise_for_status()
+        with sampled_rss(server.pid) as rss:
+            response = http.get(f"{server.url}{path}")
+        response.raise_for_status()
+    return rss
 
 
 async def _time_queries(ctx: BenchContext, times: RawRangeTimes, runs: int) -> None:
@@ -80,7 +98,9 @@ async def _time_queries(ctx: BenchContext, times: RawRangeTimes, runs: int) -> N
             await client.aclose()
 
 
-async def _time_api(ctx: BenchContext, http: httpx.AsyncClient, path: str, into: FormatTimes) -> None:
+async def _time_api(
+    ctx: BenchContext, http: httpx.AsyncClient, path: str, into: FormatTimes
+) -> None:
     before = cpu_seconds(ctx.admin, ctx.api_pid, [])
     with sampled_rss(ctx.api_pid) as rss, stopwatch() as watch:
         await _api_query(http, path)
@@ -111,9 +131,7 @@ async def _raw_query(client: Redis) -> Any:
 
 
 def _check_body(name: str, body: bytes, points: int) -> None:
-    if name == "CSV":
-        count = body.count(b"\n") - 1  # the header
-    else:
-        count = len(orjson.loads(body)["points"])
+    header = 1 if name == "CSV" else 0
+    count = body.count(b"\n") - header if header else len(orjson.loads(body)["points"])
     if count != points:
         raise RuntimeError(f"the API's {name} answer holds {count} of {points} samples")

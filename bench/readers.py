@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from bench.aggregate import load_series
 from bench.context import BenchContext
-from bench.cpu import cpu_seconds, cpu_used
+from bench.cpu import cpu_seconds, cpu_used, process_seconds
 from bench.data import START_MS, STEP_MS, Samples
 from bench.raw import settle
 from bench.servers import running_api
@@ -47,6 +47,9 @@ class ReaderRate:
     latency_ms: dict[str, float] = field(default_factory=dict)
     """Percentiles (``50``, ``99``) of the request time, where the client reports them."""
     cpu: dict[str, float] = field(default_factory=dict)
+    process_cpu: list[float] = field(default_factory=list)
+    """CPU seconds of each API server process (uvicorn's supervisor first when there are
+    several): shows how evenly the kernel spread the connections over them."""
 
     @property
     def per_second(self) -> float:
@@ -92,7 +95,7 @@ def run_readers(
 
 
 def _api_rate(
-    ctx: BenchContext, url: str, pid: int, path: str, times: ReaderTimes, wrk: str | None
+    ctx: BenchContext, url: str, pid: int | None, path: str, times: ReaderTimes, wrk: str | None
 ) -> ReaderRate:
     """Check the answer, warm up, then drive ``url + path`` for ``times.seconds``."""
     answer = httpx.get(url + path, timeout=30.0)
@@ -101,16 +104,20 @@ def _api_rate(
     if got != times.window:
         raise RuntimeError(f"the reader query returned {got} points, expected {times.window}")
     settle(ctx.admin)
-    pids = [pid, *_children(pid)]
+    pids = [] if pid is None else [pid, *_children(pid)]
     if wrk is not None:
         _wrk(wrk, url + path, times.clients, WARM_UP)
-        before = _cpu(ctx, pids)
+        before, each = _cpu(ctx, pids), process_seconds(pids)
         rate = _wrk(wrk, url + path, times.clients, times.seconds)
     else:
         asyncio.run(_httpx_rate(url, path, times.clients, WARM_UP))
-        before = _cpu(ctx, pids)
+        before, each = _cpu(ctx, pids), process_seconds(pids)
         rate = asyncio.run(_httpx_rate(url, path, times.clients, times.seconds))
     rate.cpu = cpu_used(before, _cpu(ctx, pids))
+    after = process_seconds(pids)
+    rate.process_cpu = [
+        round(b - a, 2) for a, b in zip(each, after, strict=True) if a is not None and b is not None
+    ]
     return rate
 
 
@@ -215,9 +222,9 @@ def _redis_benchmark(ctx: BenchContext, start: int, end: int, clients: int) -> R
     if not tool.exists():
         return None
     requests = 200_000
+    options = ["-p", str(ctx.redis_port), "-c", str(clients), "-n", str(requests), "--csv"]
     done = subprocess.run(
-        [str(tool), "-p", str(ctx.redis_port), "-c", str(clients), "-n", str(requests)]
-        + ["--csv", "TS.RANGE", KEY, str(start), str(end)],
+        [str(tool), *options, "TS.RANGE", KEY, str(start), str(end)],
         capture_output=True,
         text=True,
         check=False,

@@ -103,9 +103,9 @@ def bulk_rows(times: BulkTimes) -> list[Row]:
         raw = times.points / median(form.raw)
         work = (
             f"ingest {times.points:,} pts in {times.series} series: POST /v1/points "
-            f"{form.name} (median of {len(form.api)})"
+            f"{form.form} (median of {len(form.api)})"
         )
-        rows.append(Row(work, "samples/s", api, raw, api / raw, True, targets[form.name]))
+        rows.append(Row(work, "samples/s", api, raw, api / raw, True, targets[form.form]))
     return rows
 
 
@@ -119,10 +119,12 @@ def raw_range_rows(times: RawRangeTimes) -> list[Row]:
         work = f"raw range of {times.points:,} pts as {name} (median of {len(fmt.seconds)})"
         rows.append(Row(work, "ms", api, raw, api / raw, False, RAW_RANGE_TARGET))
     for name, fmt in times.api.items():
-        growths = [g for g in fmt.rss_growth if g is not None]
-        if growths:
-            work = f"  API peak RSS growth while serving it as {name} (max of {len(growths)})"
-            rows.append(Row(work, "MiB", max(growths) / 2**20, None, None, False))
+        growth = fmt.fresh.growth if fmt.fresh is not None else None
+        if growth is not None:
+            work = (
+                f"  API process RSS growth (peak over before) serving it as {name}, fresh process"
+            )
+            rows.append(Row(work, "MiB", growth / 2**20, None, None, False))
     return rows
 
 
@@ -135,6 +137,10 @@ def reader_rows(times: ReaderTimes) -> list[Row]:
             f"{times.window}-pt range, {times.clients} clients ({times.client}), "
             f"{times.seconds:g} s: API with {workers} server process{'es' if workers > 1 else ''}"
         )
+        busiest = sorted(rate.process_cpu, reverse=True)[:workers]
+        if workers > 1 and sum(busiest) > 0:
+            split = "/".join(f"{100 * c / sum(busiest):.0f}" for c in busiest)
+            work += f" (CPU split {split} %)"
         ratio = rate.per_second / raw if raw else None
         rows.append(Row(work, "req/s", rate.per_second, raw, ratio, True))
     return rows

@@ -119,7 +119,7 @@ def running_api(
         _wait_healthy(base_url, process, log_path, timeout)
         yield ApiServer(base_url, process.pid)
     finally:
-        _stop(process)
+        _stop(process, group=workers > 1)  # uvicorn's server processes go with it
 
 
 def _wait_healthy(

