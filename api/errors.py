@@ -109,6 +109,26 @@ def _validation_errors(exc: Exception) -> list[dict[str, Any]]:
     return [{"field": "body", "message": str(exc)}]
 
 
+def _rejected_points(
+    *, duplicates: bool, count: int, written: int, rejected: list[dict[str, Any]], **extra: Any
+) -> Response:
+    """Points the server refused: 409 when all were blocked duplicates, else 422."""
+    if extra.get("atomic"):
+        outcome = "are invalid; nothing was written (atomic)"
+    else:
+        outcome = f"were rejected and {written} written"
+    return problem(
+        409 if duplicates else 422,
+        "duplicate-blocked" if duplicates else "points-rejected",
+        "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
+        f"{count} point(s) {outcome}; see 'rejected' for each point and the reason",
+        written=written,
+        **extra,
+        rejected=rejected,
+        rejected_count=count,
+    )
+
+
 def register_error_handlers(app: Quart) -> None:
     """Install one handler per error type on ``app``."""
     # imported here: the bulk writer pulls in pyarrow, which the CLI need not load
@@ -142,42 +162,22 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(WriteRejected)
     async def write_rejected(exc: WriteRejected) -> Response:
-        duplicates = exc.all_duplicates
-        return problem(
-            409 if duplicates else 422,
-            "duplicate-blocked" if duplicates else "points-rejected",
-            "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
-            f"{len(exc.rejected)} point(s) were rejected and {exc.written} written; "
-            "see 'rejected' for each point and the reason",
+        return _rejected_points(
+            duplicates=exc.all_duplicates,
+            count=len(exc.rejected),
             written=exc.written,
             rejected=[asdict(e) for e in exc.rejected[:1000]],
-            rejected_count=len(exc.rejected),
         )
 
     @app.errorhandler(IngestRejected)
     async def ingest_rejected(exc: IngestRejected) -> Response:
-        rejections = exc.rejections
-        duplicates = rejections.all_duplicates
-        if exc.atomic:
-            detail = (
-                f"{rejections.count} point(s) are invalid; nothing was written (atomic); "
-                "see 'rejected' for each point and the reason"
-            )
-        else:
-            detail = (
-                f"{rejections.count} point(s) were rejected and {exc.written} written; "
-                "see 'rejected' for each point and the reason"
-            )
-        return problem(
-            409 if duplicates else 422,
-            "duplicate-blocked" if duplicates else "points-rejected",
-            "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
-            detail,
+        return _rejected_points(
+            duplicates=exc.rejections.all_duplicates,
+            count=exc.rejections.count,
             written=exc.written,
-            created=exc.created,
+            rejected=exc.rejections.as_dicts(),
             atomic=exc.atomic,
-            rejected=rejections.as_dicts(),
-            rejected_count=rejections.count,
+            created=exc.created,
         )
 
     @app.errorhandler(InvalidInput)
