@@ -31,6 +31,17 @@ def skip_or_fail_in_ci(reason: str) -> None:
     pytest.skip(reason)
 
 
+def stop_process(process: subprocess.Popen[bytes], grace: float = 30) -> None:
+    """Terminate a server process, killing it if it takes longer than ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as sock:

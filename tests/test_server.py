@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 from tsdb.embedded import EmbeddedRedis, server_paths
 
 
@@ -49,8 +49,7 @@ def api_server(redis_url: str) -> Iterator[str]:
         wait_healthy(base, process)
         yield base
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 def test_crud_over_real_http(api_server: str) -> None:
@@ -125,6 +124,5 @@ def test_api_answers_503_while_redis_is_down_and_recovers(tmp_path: Path) -> Non
             assert back.status_code == 200
             assert back.json()["points"] == [[1, 1.0]]
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
         redis_server.stop()

@@ -12,7 +12,7 @@ from influxdb_client.rest import ApiException
 from quart import Quart
 from quart.testing import QuartClient
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 from tests.test_server import start_api, wait_healthy
 
 AUTH = {"Authorization": "Token anything"}
@@ -148,8 +148,7 @@ def live_api(redis_url: str) -> Iterator[str]:
         wait_healthy(base, process)
         yield base
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 @pytest.mark.parametrize("enable_gzip", [False, True])

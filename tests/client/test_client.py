@@ -299,14 +299,15 @@ def test_jobs_submit_wait_with_progress_result_and_files(
 ) -> None:
     api.write_many([("s", T0 + i * 1000, float(i)) for i in range(10)], create=True)
     seen: list[Job] = []
-    job = api.submit_job("noop", {"steps": 3}, seconds=0.3)
+    # long enough for the backing-off polls to see it move, even on a loaded machine
+    job = api.submit_job("noop", {"steps": 6}, seconds=3)
     assert job.status == JobStatus.QUEUED
     done = api.wait_job(job, timeout=30, on_progress=seen.append)
     assert done.status == JobStatus.FINISHED and done.ended
     assert seen[-1] == done
     percents = [j.progress.percent for j in seen]
     assert percents == sorted(percents) and len(seen) >= 3
-    assert api.job_result(done) == {"steps": 3}
+    assert api.job_result(done) == {"steps": 6}
 
     stats = api.wait_job(api.submit_job("stats", keys=["s"], from_=T0), timeout=30)
     assert api.job_result(stats)["series"][0]["count"] == 10

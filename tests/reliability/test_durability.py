@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 
@@ -72,5 +73,9 @@ def test_every_acknowledged_point_survives_kill_9_with_appendfsync_always(
         assert acknowledged <= kept, f"{len(acknowledged - kept)} acknowledged points lost"
     finally:
         process.terminate()
-        process.wait(15)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not fail on a slow exit
+            process.kill()
+            process.wait()
         redis_server.stop()

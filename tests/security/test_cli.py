@@ -11,7 +11,7 @@ import httpx
 from click.testing import CliRunner
 
 from api.cli import main
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 from tests.test_server import wait_healthy
 
 
@@ -86,5 +86,4 @@ def test_serve_refuses_a_public_address_without_keys_unless_insecure(redis_url: 
         wait_healthy(f"http://127.0.0.1:{port}", insecure)
         assert httpx.get(f"http://127.0.0.1:{port}/v1/series").status_code == 200
     finally:
-        insecure.terminate()
-        insecure.wait(10)
+        stop_process(insecure)
