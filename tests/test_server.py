@@ -17,13 +17,17 @@ from tests.conftest import free_port, stop_process
 from tsdb.embedded import EmbeddedRedis, server_paths
 
 
-def start_api(redis_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_api(redis_url: str, port: int, *, keep_output: bool = False) -> subprocess.Popen[bytes]:
+    """`tsapi serve` as a real process. Its output goes to a pipe only when the caller reads
+    it (``keep_output``, for a process expected to exit): a server writing a warning per
+    failed request into a pipe nobody drains would block once the pipe is full."""
     env = {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}
+    output = subprocess.PIPE if keep_output else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "api", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
     )
 
 
@@ -69,7 +73,7 @@ def test_crud_over_real_http(api_server: str) -> None:
 
 
 def test_serve_refuses_to_start_without_redis() -> None:
-    process = start_api(f"redis://127.0.0.1:{free_port()}/0", free_port())
+    process = start_api(f"redis://127.0.0.1:{free_port()}/0", free_port(), keep_output=True)
     _, err = process.communicate(timeout=30)
     assert process.returncode != 0
     message = err.decode().strip().splitlines()[-1]
@@ -90,7 +94,7 @@ def test_serve_refuses_a_redis_without_the_module(tmp_path: Path) -> None:
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
-        process = start_api(f"redis://127.0.0.1:{port}/0", free_port())
+        process = start_api(f"redis://127.0.0.1:{port}/0", free_port(), keep_output=True)
         _, err = process.communicate(timeout=30)
         assert process.returncode != 0
         assert "TimeSeries module is not loaded" in err.decode()

@@ -32,7 +32,9 @@ def start_serve(redis_url: str, *args: str, **env: str) -> tuple[subprocess.Pope
             **env,
         },
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # not a pipe: nobody drains it, and a server logging a warning per refused request
+        # (Redis down) would block on a full pipe
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
