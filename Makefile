@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench provision clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml client/pyproject.toml
 	$(MAKE) provision
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	# the client first: the server requires tsapi-client, which is not on PyPI
+	$(BIN)/python -m pip install -q -e './client[cli,pandas]' -e '.[test,dev]'
 	touch $(STAMP)
 
 provision:
@@ -27,6 +28,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python client/scripts/unasync.py --check
 
 format: $(STAMP)
 	$(BIN)/ruff format .

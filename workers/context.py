@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from redis import Redis
 
-from api.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from plots.render import PngRenderer
 from tsdb.connection import connect
 from tsdb.store import TimeSeriesStore
@@ -44,7 +44,9 @@ class WorkerContext:
         """The time-series store, connected on first use."""
         if self._store is None:
             client = connect(self.settings.redis_url, socket_timeout=self.settings.redis_timeout)
-            self._store = TimeSeriesStore(client, chunk_points=self.settings.write_chunk_points)
+            store = TimeSeriesStore(client, chunk_points=self.settings.write_chunk_points)
+            self.run(store.prepare())
+            self._store = store
         return self._store
 
     @property

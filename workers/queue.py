@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 
 from tsdb.connection import is_cluster_url
 from tsdb.errors import InvalidInput
+from tsdb.faults import guarded
 from tsdb.keys import job_cancel_key, jobs_index_key
 from workers import artifacts
 from workers.errors import DependencyFailed, JobNotCancelable, JobNotFinished, JobNotFound
@@ -45,6 +46,7 @@ def _ms(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
+@guarded
 class JobQueue:
     """Jobs on one Redis: RQ does the queueing; this adds the API's view of them."""
 

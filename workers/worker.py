@@ -19,8 +19,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from api.settings import Settings
-from api.shared_config import SharedSettings
+from core.settings import Settings
+from core.shared_config import SharedSettings
 from workers import context
 from workers.queue import QUEUE_NAME, JobQueue, connect_queue
 from workers.schedules import ScheduleStore, Ticker, fire_due

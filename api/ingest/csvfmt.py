@@ -26,8 +26,9 @@ from api.ingest.values import (
     timestamps_from_strings,
     values_from_strings,
 )
-from tsdb.bulk import Batch, Rejection, Rejections
+from tsdb.bulk import Batch
 from tsdb.errors import InvalidInput
+from tsdb.rejections import Rejection, Rejections
 
 __all__ = ["CsvParser"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tsapi_client import Client
 
-from api.cli import main
-from client import Client
+from tsapi.cli import main
 
 T0 = 1706702400000
 

@@ -19,9 +19,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from api.cli import main as cli_main
-from api.settings import Settings
+from core.settings import Settings
 from plots.browser import CHROMEDRIVER_ENV, CHROMIUM_ENV
+from tsapi.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -363,7 +363,7 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_every_tsapi_subcommand_exists() -> None:
     used = _used_subcommands()
     assert {"serve", "worker"} <= set(used), f"expected serve and worker to be run, found {used}"
-    known = set(cli_main.commands)
+    known = set(COMMANDS)
     unknown = {sub: where for sub, where in used.items() if sub not in known}
     assert not unknown, f"not subcommands of `tsapi` ({sorted(known)}): {unknown}"
 

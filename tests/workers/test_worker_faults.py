@@ -17,7 +17,7 @@ from tests.workers.helpers import submit, wait_status
 @contextmanager
 def background_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "api", "worker"],
+        [sys.executable, "-m", "tsapi", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

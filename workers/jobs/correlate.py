@@ -19,15 +19,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from plots.analysis import correlation_heatmap
 from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation, RangeQuery
+from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
-from workers.jobs.anomaly import FORMATS, Format, save_figure
-from workers.jobs.common import Selection, count_samples, data_bounds, prepare_selection
-from workers.jobs.export import read_array
+from workers.jobs.common import FORMATS, Format, Selection, prepare_selection, read_array
+from workers.jobs.output import save_figure
 from workers.registry import JobType
 from workers.run import JobRun
 

@@ -21,16 +21,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from plots.analysis import ForecastSeries, forecast_figure
 from plots.figures import PlotOptions
 from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation
+from tsdb.paging import data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
-from workers.jobs.anomaly import AnalysisParams, dest_keys, save_figure, write_series
-from workers.jobs.common import data_bounds, prepare_selection
-from workers.jobs.export import read_array
+from workers.jobs.common import AnalysisParams, dest_keys, prepare_selection, read_array
+from workers.jobs.output import save_figure, write_series
 from workers.registry import JobType
 from workers.run import JobRun
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.schemas import StrictModel
+from core.fields import StrictModel
 from tsdb.store import TimeSeriesStore
 from workers.registry import JobType
 from workers.run import JobRun

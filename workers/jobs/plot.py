@@ -18,9 +18,10 @@ from pydantic import Field
 from plots.figures import PlotKind, PlotOptions, SeriesData, build_figure
 from plots.render import to_html
 from tsdb.models import Aggregation, Point, RangeQuery, SeriesInfo
+from tsdb.paging import bounds_of, count_samples
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso
-from workers.jobs.common import Selection, bounds_of, count_samples, prepare_selection
+from workers.jobs.common import Selection, prepare_selection
 from workers.registry import JobType
 from workers.run import JobRun
 

@@ -1,6 +1,6 @@
 """The client side of the ``tsapi`` command: series, write, ingest, query, latest, jobs, health.
 
-Every command talks to the API through :class:`client.Client`, at ``--url`` (``TSAPI_URL``)
+Every command talks to the API through :class:`tsapi_client.Client`, at ``--url`` (``TSAPI_URL``)
 with ``--api-key`` (``TSAPI_API_KEY``). Errors are one short line on stderr and exit code 1;
 progress bars go to stderr, results to stdout.
 """
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from client._base import DEFAULT_URL, ENV_API_KEY, ENV_URL
-from client.errors import ApiError, TsapiError
-from client.models import (
+from tsapi_client._base import DEFAULT_URL, ENV_API_KEY, ENV_URL
+from tsapi_client.errors import ApiError, TsapiError
+from tsapi_client.models import (
     Aggregation,
     BucketTimestamp,
     DuplicatePolicy,
@@ -36,13 +36,13 @@ from client.models import (
     Reducer,
     Series,
 )
-from client.sync import Client
+from tsapi_client.sync import Client
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["COMMANDS", "ClientCommand", "ClientGroup"]
+__all__ = ["COMMANDS", "ClientCommand", "ClientGroup", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -570,7 +570,7 @@ def labels(api: Client, name: str | None, filters: tuple[str, ...]) -> None:
 
 @click.group(cls=ClientGroup)
 def jobs() -> None:
-    """Submit analysis jobs (plot, stats, downsample, noop) and follow them."""
+    """Submit analysis jobs, follow them and fetch their results and files."""
 
 
 def _param(item: str) -> tuple[str, Any]:
@@ -801,4 +801,10 @@ def jobs_types(api: Client) -> None:
 
 
 COMMANDS: list[click.Command] = [health, series, write, ingest, query, latest, labels, jobs]
-"""The commands to attach to ``tsapi`` (see api/cli.py)."""
+"""The client's commands: ``tsapi-client`` here, and ``tsapi`` of the server (tsapi/cli.py)."""
+
+
+@click.group(commands=COMMANDS)
+@click.version_option(package_name="tsapi-client")
+def main() -> None:
+    """tsapi-client: read and write a tsapi server's series and run its jobs."""

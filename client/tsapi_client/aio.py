@@ -1,10 +1,11 @@
-"""The asynchronous client, on ``httpx.AsyncClient``: the methods of :class:`~client.sync.Client`,
-awaitable."""
+"""The asyncio client, on ``httpx.AsyncClient``.
+
+This file is the source of ``sync.py`` (the sync :class:`Client`), which
+``client/scripts/unasync.py`` writes from it: edit this one, then run the script.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from tenacity import AsyncRetrying
 
-from client import _base as base
-from client import _bulk as bulk
-from client import _calls as calls
-from client._base import Call, DurationLike, Filters, RetryPolicy, ServerBusy, TimeLike
-from client.errors import ApiError, JobCanceled, JobFailed, WaitTimeout
-from client.models import (
+from tsapi_client import _base as base
+from tsapi_client import _bulk as bulk
+from tsapi_client import _calls as calls
+from tsapi_client._base import Call, DurationLike, Filters, RetryPolicy, ServerBusy, TimeLike
+from tsapi_client._io_async import maybe_await, run_blocking, sleep
+from tsapi_client.errors import ApiError, JobCanceled, JobFailed, WaitTimeout
+from tsapi_client.models import (
     Aggregation,
     BucketTimestamp,
     BulkResult,
@@ -54,15 +56,15 @@ T = TypeVar("T")
 
 
 class AsyncClient:
-    """A tsapi client for asyncio.
+    """A tsapi client (for asyncio).
 
     ``base_url`` defaults to ``TSAPI_URL`` (else ``http://127.0.0.1:5000``) and ``api_key``
     to ``TSAPI_API_KEY`` (sent as a bearer token). Refused connections and ``503`` answers
     are retried ``retries`` times with exponential backoff from ``backoff`` seconds. Error
-    answers raise :class:`~client.errors.ApiError` subclasses carrying the problem details;
-    an unreachable server raises :class:`~client.errors.ConnectionFailed`.
+    answers raise :class:`~tsapi_client.errors.ApiError` subclasses carrying the problem details;
+    an unreachable server raises :class:`~tsapi_client.errors.ConnectionFailed`.
 
-    Use it as an async context manager, or await :meth:`aclose`.
+    Use it in an ``async with`` block, or call and await :meth:`aclose` when done.
     """
 
     def __init__(
@@ -296,10 +298,10 @@ class AsyncClient:
         ``on_progress(done, total)`` is called with bytes of the file after each one.
         """
         fmt = bulk.file_format(Path(path), format)
-        size = await asyncio.to_thread(os.path.getsize, path)
+        size = await run_blocking(os.path.getsize, path)
         tally = bulk.IngestTally()
         chunks = bulk.file_chunks(path, fmt, create, labels, atomic, precision, chunk_bytes)
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        while (chunk := await run_blocking(next, chunks, None)) is not None:
             try:
                 tally.add(await self.call(chunk.call))
             except ApiError as exc:
@@ -508,7 +510,7 @@ class AsyncClient:
         self,
         job: Job | str,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (as in Client.wait_job)
+        timeout: float | None = None,  # noqa: ASYNC109 - a limit in seconds in both clients
         poll: float = 0.1,
         max_poll: float = 1.0,
         on_progress: Callable[[Job], object] | None = None,
@@ -523,9 +525,7 @@ class AsyncClient:
         current = await self.get_job(job)
         while True:
             if poller.changed(current) and on_progress is not None:
-                outcome = on_progress(current)
-                if inspect.isawaitable(outcome):
-                    await outcome
+                await maybe_await(on_progress(current))
             if current.status == JobStatus.FINISHED:
                 return current
             if current.status == JobStatus.FAILED:
@@ -536,7 +536,7 @@ class AsyncClient:
             if delay is None:
                 assert timeout is not None
                 raise WaitTimeout(current, timeout)
-            await asyncio.sleep(delay)
+            await sleep(delay)
             current = await self.get_job(current)
 
     async def cancel_job(self, job: Job | str) -> Job:
@@ -554,7 +554,7 @@ class AsyncClient:
         to ``dest`` when given."""
         data = await self.call(calls.job_file(job, name))
         if dest is not None:
-            await asyncio.to_thread(Path(dest).write_bytes, data)
+            await run_blocking(Path(dest).write_bytes, data)
         return data
 
     async def job_types(self) -> list[JobType]:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from client._base import JSON, Call, dumps, parse_json, to_time
-from client.errors import ApiError, MissingDependency, api_error
-from client.models import BulkResult, IngestSummary, Point
+from tsapi_client._base import JSON, Call, dumps, parse_json, to_time
+from tsapi_client.errors import ApiError, MissingDependency, api_error
+from tsapi_client.models import BulkResult, IngestSummary, Point
 
 if TYPE_CHECKING:
     import pandas as pd
