@@ -27,6 +27,8 @@ __all__ = ["redis", "run", "serve", "worker"]
 
 log = logging.getLogger("tsapi")
 
+PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
 
 async def _probe(url: str) -> int:
     client = connect(url, connect_timeout=2.0, socket_timeout=5.0)
@@ -99,22 +101,11 @@ def serve(host: str | None, port: int | None, workers: int | None, insecure: boo
     is_flag=True,
     help="Bind beyond loopback without a password (something else must guard the port).",
 )
-@click.option(
-    "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Serve TLS only, with this certificate (PEM).",
-)
-@click.option(
-    "--tls-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Key of --tls-cert (PEM).",
-)
+@click.option("--tls-cert", type=PEM_FILE, help="Serve TLS only, with this certificate (PEM).")
+@click.option("--tls-key", type=PEM_FILE, help="Key of --tls-cert (PEM).")
 @click.option(
     "--tls-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
+    type=PEM_FILE,
     help="CA that signed --tls-cert (default: the certificate itself, if self-signed).",
 )
 @click.option(

@@ -82,16 +82,7 @@ async def prepare(params: AnomalyParams, store: TimeSeriesStore) -> AnomalyParam
     season = None if params.season is None else parse_duration(params.season, "season")
     if season is not None and bucket is not None and (season % bucket or season // bucket < 2):
         raise InvalidInput("season must be a multiple of bucket, at least two buckets long")
-    prepared = params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-            "season": season,
-        }
-    )
+    prepared = params.model_copy(update={**resolved, "bucket": bucket, "season": season})
     if prepared.write:
         dest_keys(prepared, WRITE_KEY)
         prepared = prepared.model_copy(update={"write_key": prepared.write_key or WRITE_KEY})
@@ -189,6 +180,7 @@ def _intervals(
 
 
 def run(params: AnomalyParams, job: JobRun) -> dict[str, Any]:
+    """Flag points far from a rolling median (robust MAD score); intervals, plot, CSV."""
     keys = list(params.keys or [])
     bucket = None if params.bucket is None else int(params.bucket)
     season = None if params.season is None else int(params.season)
@@ -303,10 +295,4 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="anomaly",
-    description="Flag points far from a rolling median (robust MAD score); intervals, plot, CSV.",
-    params=AnomalyParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("anomaly", AnomalyParams, prepare, run)

@@ -16,7 +16,7 @@ from tsdb.errors import InvalidInput, NoSeriesMatch, SeriesNotFound
 from tsdb.filters import parse_filters
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import Aggregation, RangeQuery
-from tsdb.paging import DEFAULT_PAGE, iter_arrays, read_arrays
+from tsdb.paging import DEFAULT_PAGE, iter_arrays
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound
 
@@ -67,7 +67,8 @@ class Selection(StrictModel):
 
 
 async def prepare_selection(selection: Selection, store: TimeSeriesStore) -> dict[str, Any]:
-    """Check the selection against the store; return it resolved to keys and epoch ms."""
+    """Check the selection against the store; return it resolved to keys and epoch ms, as
+    the update of the params (``params.model_copy(update={**resolved, ...})``)."""
     now = now_ms()
     start = parse_bound(selection.from_, "from", now)
     end = parse_bound(selection.to, "to", now)
@@ -86,7 +87,7 @@ async def prepare_selection(selection: Selection, store: TimeSeriesStore) -> dic
             raise NoSeriesMatch(f"the filter {' '.join(filters)} matches no series")
     if len(keys) > MAX_SERIES:
         raise InvalidInput(f"{len(keys)} series selected; a job takes at most {MAX_SERIES}")
-    return {"keys": keys, "filter": None, "from": start, "to": end}
+    return {"keys": keys, "filter": None, "from_": start, "to": end}
 
 
 class AnalysisParams(Selection):
@@ -148,16 +149,13 @@ def iter_pages(
 
 
 def read_array(
-    job: JobRun,
-    key: str,
-    start: int,
-    end: int,
-    *,
-    agg: Aggregation | None = None,
-    bucket: int | None = None,
+    job: JobRun, key: str, start: int, end: int, **options: Any
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """All of ``key`` in [start, end] (raw, or buckets aligned to ``start``) as two arrays."""
-    return job.run(read_arrays(job.store, key, _query(start, end, agg, bucket, start)))
+    """All of ``key`` in [start, end] as two arrays (the options of :func:`iter_pages`)."""
+    pages = list(iter_pages(job, key, start, end, **options))
+    if not pages:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    return np.concatenate([t for t, _ in pages]), np.concatenate([v for _, v in pages])
 
 
 def _query(

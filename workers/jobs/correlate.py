@@ -71,16 +71,7 @@ async def prepare(params: CorrelateParams, store: TimeSeriesStore) -> CorrelateP
     max_lag = None
     if params.max_lag is not None:
         max_lag = 0 if params.max_lag in (0, "0") else parse_duration(params.max_lag, "max_lag")
-    return params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-            "max_lag": max_lag,
-        }
-    )
+    return params.model_copy(update={**resolved, "bucket": bucket, "max_lag": max_lag})
 
 
 def pearson_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -179,6 +170,7 @@ def _matrix(values: FloatArray) -> list[list[float | None]]:
 
 
 def run(params: CorrelateParams, job: JobRun) -> dict[str, Any]:
+    """Pearson/Spearman matrix and best-lag cross-correlation of series; heat map."""
     keys = list(params.keys or [])
     job.progress(2, "finding the range")
     bounds = job.run(data_bounds(job.store, keys, params.from_ms, params.to_ms))
@@ -284,10 +276,4 @@ def _aligned_csv(keys: list[str], grid: FloatArray, start: int, bucket: int) -> 
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="correlate",
-    description="Pearson/Spearman matrix and best-lag cross-correlation of series; heat map.",
-    params=CorrelateParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("correlate", CorrelateParams, prepare, run)

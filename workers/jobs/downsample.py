@@ -78,6 +78,7 @@ async def _ensure_dest(store: TimeSeriesStore, params: DownsampleParams) -> None
 
 
 def run(params: DownsampleParams, job: JobRun) -> dict[str, Any]:
+    """Aggregate a series into a new one per bucket, optionally keeping a rule."""
     store = job.store
     dest = str(params.dest)
     bucket = int(params.bucket)
@@ -119,10 +120,4 @@ def run(params: DownsampleParams, job: JobRun) -> dict[str, Any]:
     }
 
 
-JOB_TYPE = JobType(
-    name="downsample",
-    description="Aggregate a series into a new one per bucket, optionally keeping a rule.",
-    params=DownsampleParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("downsample", DownsampleParams, prepare, run)

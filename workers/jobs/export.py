@@ -89,15 +89,7 @@ async def _planned_rows(store: TimeSeriesStore, params: ExportParams) -> dict[st
 async def prepare(params: ExportParams, store: TimeSeriesStore) -> ExportParams:
     resolved = await prepare_selection(params, store)
     bucket = None if params.bucket is None else parse_duration(params.bucket, "bucket")
-    prepared = params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-        }
-    )
+    prepared = params.model_copy(update={**resolved, "bucket": bucket})
     total = sum((await _planned_rows(store, prepared)).values())
     if total > prepared.max_samples:
         raise InvalidInput(
@@ -198,6 +190,7 @@ class _Writer:
 
 
 def run(params: ExportParams, job: JobRun) -> dict[str, Any]:
+    """A range of series as CSV (key,t,v) or Parquet files, raw or per bucket."""
     store = job.store
     keys = list(params.keys or [])
     bucket = None if params.bucket is None else int(params.bucket)
@@ -239,10 +232,4 @@ def run(params: ExportParams, job: JobRun) -> dict[str, Any]:
     }
 
 
-JOB_TYPE = JobType(
-    name="export",
-    description="A range of series as CSV (key,t,v) or Parquet files, raw or per bucket.",
-    params=ExportParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("export", ExportParams, prepare, run)

@@ -69,16 +69,7 @@ async def prepare(params: ForecastParams, store: TimeSeriesStore) -> ForecastPar
             f"a season of {season // bucket} buckets needs max_history of at least "
             f"{min_history(season // bucket)}"
         )
-    prepared = params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-            "season": season,
-        }
-    )
+    prepared = params.model_copy(update={**resolved, "bucket": bucket, "season": season})
     needed = min_history(None if season is None else season // bucket)
     for key in prepared.keys or []:
         bounds = await data_bounds(store, [key], prepared.from_ms, prepared.to_ms)
@@ -217,6 +208,7 @@ def _history(
 
 
 def run(params: ForecastParams, job: JobRun) -> dict[str, Any]:
+    """Holt-Winters (ETS) forecast of the next buckets with a prediction interval."""
     keys = list(params.keys or [])
     bucket = int(params.bucket)
     season_buckets = None if params.season is None else int(params.season) // bucket
@@ -304,10 +296,4 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="forecast",
-    description="Holt-Winters (ETS) forecast of the next buckets with a prediction interval.",
-    params=ForecastParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("forecast", ForecastParams, prepare, run)

@@ -50,14 +50,7 @@ class PlotParams(Selection):
 
 async def prepare(params: PlotParams, store: TimeSeriesStore) -> PlotParams:
     resolved = await prepare_selection(params, store)
-    return params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-        }
-    )
+    return params.model_copy(update=resolved)
 
 
 async def _fetch(
@@ -98,6 +91,7 @@ async def _samples(store: TimeSeriesStore, info: SeriesInfo, start: int, end: in
 
 
 def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
+    """Interactive Bokeh page (plot.html) and PNG (plot.png) of series over a range."""
     keys = list(params.keys or [])
     job.progress(5, "reading series")
     labels = job.run(job.store.labels_of(keys))
@@ -152,10 +146,4 @@ def _csv(keys: list[str], points: list[list[Point]]) -> bytes:
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="plot",
-    description="Interactive Bokeh page (plot.html) and PNG (plot.png) of series over a range.",
-    params=PlotParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("plot", PlotParams, prepare, run)

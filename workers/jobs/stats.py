@@ -52,15 +52,7 @@ async def prepare(params: StatsParams, store: TimeSeriesStore) -> StatsParams:
         raise InvalidInput("percentiles must be between 0 and 100")
     resolved = await prepare_selection(params, store)
     bucket = None if params.bucket is None else parse_duration(params.bucket, "bucket")
-    return params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-        }
-    )
+    return params.model_copy(update={**resolved, "bucket": bucket})
 
 
 def _name(p: float) -> str:
@@ -123,6 +115,7 @@ def _series_stats(
 
 
 def run(params: StatsParams, job: JobRun) -> dict[str, Any]:
+    """Count, min, max, mean, std, sum, first, last, percentiles; optionally per bucket."""
     keys = list(params.keys or [])
     series: list[dict[str, Any]] = []
     buckets: list[dict[str, Any]] = []
@@ -161,10 +154,4 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-JOB_TYPE = JobType(
-    name="stats",
-    description="Count, min, max, mean, std, sum, first, last, percentiles; optionally per bucket.",
-    params=StatsParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("stats", StatsParams, prepare, run)
