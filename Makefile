@@ -10,7 +10,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(MAKE) provision
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	$(BIN)/python -m pip install -q -e '.[all,test,dev]'
 	touch $(STAMP)
 
 provision:
