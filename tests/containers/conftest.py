@@ -87,10 +87,10 @@ def images() -> Images:
 
 
 class Api:
-    """HTTP to an API published on this machine's loopback, with an API key."""
+    """HTTP to an API (published on this machine's loopback, or a pod's address), with a key."""
 
-    def __init__(self, port: int, token: str = "") -> None:
-        self.base_url = f"http://127.0.0.1:{port}"
+    def __init__(self, base_url: str, token: str = "") -> None:
+        self.base_url = base_url
         self.token = token
         self.http = httpx.Client(base_url=self.base_url, timeout=30)
 
@@ -170,6 +170,9 @@ class Compose:
         return "\n".join(out)
 
     def down(self) -> None:
+        self("down", "-v", "--remove-orphans", "-t", "5", timeout=300, check=False)
+        for name in self.containers(running=False):  # what podman-compose could not remove
+            podman("rm", "--force", "--depend", name, check=False)
         self("down", "-v", "-t", "5", timeout=300, check=False)
 
 
@@ -178,10 +181,11 @@ def project_name(role: str) -> str:
 
 
 def leftovers(project: str) -> dict[str, list[str]]:
-    """Containers, networks and volumes of a compose project that podman still has."""
+    """Containers, pods, networks and volumes of a compose project that podman still has."""
     label = f"label=io.podman.compose.project={project}"
     return {
         "containers": podman("ps", "--all", "--format", "{{.Names}}", "--filter", label).split(),
+        "pods": [p for p in podman("pod", "ls", "--format", "{{.Name}}").split() if project in p],
         "networks": [n for n in podman("network", "ls", "--format", "{{.Name}}").split()
                      if n.startswith(f"{project}_")],
         "volumes": podman("volume", "ls", "--format", "{{.Name}}", "--filter", label).split(),
