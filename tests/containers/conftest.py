@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, skip_or_fail_in_ci
+from tests.conftest import skip_or_fail_in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "infra" / "compose"
@@ -54,6 +53,13 @@ def wait_until(check: Any, what: str, within: float = 120, every: float = 1.0) -
         time.sleep(every)
 
 
+def container_logs(name: str, tail: int | None = None) -> str:
+    """What a container wrote, stdout and stderr."""
+    args = ["podman", "logs", *(["--tail", str(tail)] if tail else []), name]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout + done.stderr
+
+
 @dataclass(frozen=True)
 class Images:
     """The images ``make images`` built (or the stand-ins it built for the base images)."""
@@ -73,10 +79,10 @@ def images() -> Images:
     if shutil.which("podman") is None:
         skip_or_fail_in_ci("podman is not installed (infra/provision.sh installs it)")
     if not IMAGES_ENV.is_file():
-        skip_or_fail_in_ci(f"no {IMAGES_ENV.relative_to(ROOT)}: build the images with `make images`")
-    values = dict(
-        line.split("=", 1) for line in IMAGES_ENV.read_text().splitlines() if "=" in line
-    )
+        skip_or_fail_in_ci(
+            f"no {IMAGES_ENV.relative_to(ROOT)}: build the images with `make images`"
+        )
+    values = dict(line.split("=", 1) for line in IMAGES_ENV.read_text().splitlines() if "=" in line)
     found = Images(
         values["PYTHON_IMAGE"], values["REDIS_IMAGE"], values["API_IMAGE"], values["WORKER_IMAGE"]
     )
@@ -153,7 +159,13 @@ class Compose:
 
     def containers(self, service: str | None = None, running: bool = True) -> list[str]:
         """Names of the project's containers (of one service), running ones by default."""
-        args = ["ps", "--format", "{{.Names}}", "--filter", f"label=io.podman.compose.project={self.project}"]
+        args = [
+            "ps",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            f"label=io.podman.compose.project={self.project}",
+        ]
         if service:
             args += ["--filter", f"label=com.docker.compose.service={service}"]
         if not running:
@@ -161,13 +173,10 @@ class Compose:
         return sorted(podman(*args).split())
 
     def logs(self) -> str:
-        out = []
-        for name in self.containers(running=False):
-            tail = subprocess.run(
-                ["podman", "logs", "--tail", "30", name], capture_output=True, text=True, check=False
-            )
-            out.append(f"--- {name}\n{tail.stdout}{tail.stderr}")
-        return "\n".join(out)
+        return "\n".join(
+            f"--- {name}\n{container_logs(name, tail=30)}"
+            for name in self.containers(running=False)
+        )
 
     def down(self) -> None:
         self("down", "-v", "--remove-orphans", "-t", "5", timeout=300, check=False)
@@ -186,8 +195,10 @@ def leftovers(project: str) -> dict[str, list[str]]:
     return {
         "containers": podman("ps", "--all", "--format", "{{.Names}}", "--filter", label).split(),
         "pods": [p for p in podman("pod", "ls", "--format", "{{.Name}}").split() if project in p],
-        "networks": [n for n in podman("network", "ls", "--format", "{{.Name}}").split()
-                     if n.startswith(f"{project}_")],
+        "networks": [
+            n
+            for n in podman("network", "ls", "--format", "{{.Name}}").split()
+            if n.startswith(f"{project}_")
+        ],
         "volumes": podman("volume", "ls", "--format", "{{.Name}}", "--filter", label).split(),
     }
-

@@ -10,6 +10,9 @@ into what podman can play, doing by hand what a cluster would do:
   is not readable by ``secretKeyRef``);
 - ``$(VAR)`` in ``env`` values expanded from the container's earlier variables and the
   Secret, as the kubelet does (podman passes them through literally);
+- container ``ports`` dropped (probes get the port number instead of its name): podman 4.3
+  publishes a containerPort without hostPort on every address of the host, which would
+  expose Redis and the API and make the two API replicas collide on port 5000;
 - the Deployments get ``hostAliases`` for ``redis-0.redis`` (what the headless Service's DNS
   gives in a cluster; podman's DNS answers pod names, not ``<pod>.<service>``);
 - images replaced as ``kustomization.yaml``'s ``images:`` would (``images`` argument);
@@ -114,7 +117,18 @@ def for_podman(
         for container in (spec or {}).get("containers", []):
             container["image"] = _image(container["image"], mapping)
             _expand_env(container, values)
+            _unpublish(container)
     return playable, secrets, left_out
+
+
+def _unpublish(container: dict[str, Any]) -> None:
+    numbers = {p.get("name"): p["containerPort"] for p in container.pop("ports", [])}
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        action = container.get(probe, {}).get("httpGet") or container.get(probe, {}).get(
+            "tcpSocket"
+        )
+        if action and action["port"] in numbers:
+            action["port"] = numbers[action["port"]]
 
 
 def _statefulset_pod(statefulset: dict[str, Any]) -> list[dict[str, Any]]:

@@ -489,10 +489,7 @@ def test_the_image_has_every_package_of_the_distribution() -> None:
     """A package the build leaves out breaks `tsapi` at start (as client/ once did)."""
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    packages = {
-        name.split(".")[0]
-        for name in config["options.packages.find"]["include"].split()
-    }
+    packages = {name.split(".")[0] for name in config["options.packages.find"]["include"].split()}
     missing = packages - _copied_sources()
     assert not missing, f"infra/docker/Dockerfile does not copy {sorted(missing)}"
 
