@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench provision clean
+.PHONY: run test lint format bench provision images clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(MAKE) provision
@@ -16,6 +16,10 @@ $(STAMP): setup.cfg pyproject.toml
 provision:
 	@if [ "$$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then bash infra/provision.sh; \
 	else echo "make: not root and no sudo; skipping infra/provision.sh"; fi
+
+# tsapi-api and tsapi-worker (podman, or ENGINE=docker); stand-ins for unreachable base images.
+images: provision
+	bash infra/images/build.sh
 
 run: $(STAMP)
 	$(BIN)/tsapi run
