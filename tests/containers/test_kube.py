@@ -35,15 +35,15 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @dataclass
 class Cluster:
-    network: str
     password: str
     left_out: list[str]
     apis: list[Api]
-    worker: str
 
-    def address(self, container: str) -> str:
-        fmt = f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}'
-        return podman("inspect", "--format", fmt, container).strip()
+
+def address(container: str, network: str) -> str:
+    """The container's (its pod's) address on ``network``."""
+    fmt = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
+    return podman("inspect", "--format", fmt, container).strip()
 
 
 def play(path: Path, docs: list[dict[str, object]], network: str) -> None:
@@ -84,7 +84,7 @@ def cluster(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         redis_docs = [d for d in first if d["kind"] in ("Pod", "PersistentVolumeClaim")]
         played.append(work / "redis.yaml")
         play(played[-1], redis_docs, network)
-        redis_address = Cluster(network, password, [], [], "").address("redis-0-redis")
+        redis_address = address("redis-0-redis", network)
 
         rest, _, _ = kube.for_podman(copy.deepcopy(docs), kustomization, substitutes, redis_address)
         app_docs = [d for d in rest if d["kind"] in ("ConfigMap", "Deployment")]
@@ -101,9 +101,9 @@ def cluster(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             return done.strip() or None
 
         token = wait_until(create_key, "`tsapi keys create` in a worker pod", within=120, every=2)
-        found = Cluster(network, password, left_out, [], worker)
+        found = Cluster(password, left_out, [])
         for replica in ("tsapi-api-pod-0-api", "tsapi-api-pod-1-api"):
-            api = Api(f"http://{found.address(replica)}:5000", token)
+            api = Api(f"http://{address(replica, network)}:5000", token)
             api.wait_ready(logs=lambda r=replica: logs(r, "redis-0-redis"))  # type: ignore[misc]
             found.apis.append(api)
         yield found
