@@ -18,7 +18,7 @@ from redis.asyncio import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from tsdb.connection import Client
+from tsdb.connection import Client, ServerDefaults, server_defaults
 from tsdb.errors import (
     InvalidInput,
     InvalidQuery,
@@ -68,6 +68,7 @@ class TimeSeriesStore:
         self.client = client
         self.chunk_points = chunk_points
         self._functions_loaded = False
+        self._defaults: ServerDefaults | None = None
 
     @property
     def is_cluster(self) -> bool:
@@ -118,7 +119,7 @@ class TimeSeriesStore:
         validate_key(key)
         raw = _as_map(await self._call("TS.INFO", key, key=key))
         empty = int(raw.get("totalSamples", 0)) == 0
-        policy = raw.get("duplicatePolicy")
+        policy = raw.get("duplicatePolicy") or await self._default_policy()
         return SeriesInfo(
             key=key,
             labels=_as_map(raw.get("labels") or {}),
@@ -361,6 +362,12 @@ class TimeSeriesStore:
         await self.refresh_cluster()
         await load_functions(self.client)
         self._functions_loaded = True
+
+    async def _default_policy(self) -> str:
+        """The policy the module applies to a series without one (read once per store)."""
+        if self._defaults is None:
+            self._defaults = await server_defaults(self.client)
+        return self._defaults.duplicate_policy
 
     async def _load_functions(self) -> None:
         """Load tsapi's Redis functions once per store, before the first write needs them."""

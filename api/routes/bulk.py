@@ -16,7 +16,7 @@ from api.ingest.run import Parser, ingest
 from api.responses import ignored_fields, json_response
 from api.schemas import IgnoredPoint, Problem, StrictModel, StrList
 from tsdb.errors import InvalidInput
-from tsdb.keys import validate_labels
+from tsdb.keys import validate_key, validate_labels
 from tsdb.rejections import Rejections
 from tsdb.timefmt import now_ms
 
@@ -38,6 +38,10 @@ class BulkArgs(StrictModel):
         None, description="name=value, repeatable: labels of the series this request creates"
     )
     precision: str = Field("ns", description="Line protocol timestamps: ns, us, ms or s")
+    key: str | None = Field(
+        None,
+        description="CSV with a t,v header (one series, as format=csv exports it): its key",
+    )
 
 
 class BulkResult(BaseModel):
@@ -70,7 +74,8 @@ async def write_bulk(query_args: BulkArgs) -> Response:
         parser = JsonParser(rejections, now)
     elif mimetype in CSV_TYPES:
         rejections = Rejections("line")
-        parser = CsvParser(rejections, now)
+        key = None if query_args.key is None else validate_key(query_args.key)
+        parser = CsvParser(rejections, now, key=key)
     elif mimetype in LINE_PROTOCOL_TYPES:
         rejections = Rejections("line")
         parser = LineProtocolParser(rejections, now, precision)
