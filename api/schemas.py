@@ -167,7 +167,9 @@ class RangeArgs(StrictModel):
     to: TimeIn | None = Field(None, description="End (inclusive); '+' = last")
     agg: Aggregation | None = Field(None, description="Aggregator per bucket")
     bucket: DurationIn | None = Field(None, description="Bucket width with agg")
-    align: str | None = Field(None, description="Bucket alignment: start, end or a timestamp")
+    align: str | None = Field(
+        None, description="Bucket alignment: start, end, a timestamp or a duration from the epoch"
+    )
     bucket_timestamp: BucketTimestamp | None = None
     empty: bool = Field(False, description="Report empty buckets too")
     filter_by_value: str | None = Field(None, description="'min,max': keep values in range")
@@ -221,8 +223,10 @@ class QueryOut(BaseModel):
 
 
 class LatestArgs(StrictModel):
-    filter: StrList
-    latest: bool = False
+    filter: StrList = Field(description="Label filter, repeatable: city=austin, kind!=test")
+    latest: bool = Field(False, description="On a compacted series, the still-open bucket")
+    with_labels: bool = Field(True, description="Return each series' labels")
+    selected_labels: StrList | None = Field(None, description="Return only these labels")
 
 
 class LatestItem(BaseModel):
@@ -245,7 +249,9 @@ class RuleIn(StrictModel):
     dest: str
     agg: Aggregation
     bucket: DurationIn
-    align: TimeIn = 0
+    align: TimeIn = Field(
+        0, description="Bucket alignment: a timestamp, or a duration from the epoch (10m)"
+    )
     create_dest: bool = Field(True, description="Create the destination series if missing")
     dest_labels: dict[str, str] = Field(default_factory=dict)
 

@@ -297,17 +297,29 @@ class TimeSeriesStore:
         result.sort(key=lambda s: s.key)
         return result
 
-    async def latest(self, filters: Iterable[str], *, latest: bool = False) -> list[LatestValue]:
-        """The newest sample of every series a filter selects (TS.MGET), by key."""
+    async def latest(
+        self,
+        filters: Iterable[str],
+        *,
+        latest: bool = False,
+        with_labels: bool = True,
+        selected_labels: Sequence[str] = (),
+    ) -> list[LatestValue]:
+        """The newest sample of every series a filter selects (TS.MGET), by key, with its
+        labels (all, none, or only ``selected_labels``)."""
         args: list[Any] = ["TS.MGET"]
         if latest:
             args.append("LATEST")
-        args += ["WITHLABELS", "FILTER", *parse_filters(filters)]
+        if selected_labels:
+            args += ["SELECTED_LABELS", *selected_labels]
+        elif with_labels:
+            args.append("WITHLABELS")
+        args += ["FILTER", *parse_filters(filters)]
         reply = await self._call(*args, refused=InvalidQuery)
         values = [
             LatestValue(
                 key=key,
-                labels=_as_map(value[0]),
+                labels={k: v for k, v in _as_map(value[0]).items() if v is not None},
                 point=(int(value[1][0]), float(value[1][1])) if value[1] else None,
             )
             for key, value in _as_map(reply).items()

@@ -15,6 +15,7 @@ from tsdb.errors import StoreUnavailable
 from tsdb.faults import translate
 from tsdb.keys import job_cancel_key
 from workers import context, registry
+from workers.cancel import interruptible
 from workers.errors import JobCanceled
 from workers.run import JobRun
 
@@ -44,14 +45,15 @@ def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
             validated = worker_context.run(kind.prepare(validated, worker_context.store))
             job.meta["params"] = validated.model_dump(mode="json", by_alias=True)
             job.save_meta()
-        with translate():
+        with translate(), interruptible():
             return kind.run(validated, JobRun(job, worker_context))
     except StoreUnavailable as exc:
         _record_error(job, f"{type(exc).__name__}: {exc} (will retry if attempts are left)")
         raise
-    except JobCanceled:
+    except JobCanceled as exc:
         job.retries_left = 0
-        _record_error(job, "canceled on request")
+        _record_error(job, str(exc))
+        context.current().reset()  # it may have stopped mid-call: fresh connections, browser
         raise
     except Exception as exc:
         job.retries_left = 0  # retrying cannot fix this

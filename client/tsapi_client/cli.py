@@ -385,7 +385,7 @@ def write(api: Client, key: str, t: str, v: float, create: bool, labels: tuple[s
     """Write the value V at time T (epoch ms, ISO-8601, now, -5m...) to the series KEY."""
     result = api.write(key, t, v, create=create, labels=parse_labels(labels))
     created = " (series created)" if result.created else ""
-    click.echo(f"wrote {result.written} point to {key}{created}")
+    click.echo(f"wrote {_count(result.written, 'point')} to {key}{created}")
 
 
 @click.command(cls=ClientCommand)
@@ -436,7 +436,7 @@ def ingest(
     created = f", {summary.created} series created" if summary.created else ""
     requests = f" in {summary.requests} requests" if summary.requests > 1 else ""
     click.echo(
-        f"{file.name}: {summary.written} points written{created}, "
+        f"{file.name}: {_count(summary.written, 'point')} written{created}, "
         f"{summary.rejected_count} rejected ({seconds:.1f} s{requests})"
     )
     if summary.rejected_count:
@@ -570,7 +570,15 @@ def labels(api: Client, name: str | None, filters: tuple[str, ...]) -> None:
 
 @click.group(cls=ClientGroup)
 def jobs() -> None:
-    """Submit analysis jobs, follow them and fetch their results and files."""
+    """Submit analysis jobs, follow them and fetch their results and files.
+
+    `tsapi jobs types` lists the job types the server runs, with what each does.
+    """
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 point``, ``2 points``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _param(item: str) -> tuple[str, Any]:

@@ -311,7 +311,7 @@ class Client:
                 results.append(self.call(call))
             except ApiError as exc:
                 raise bulk.shifted(exc, offset, sum(r.written for r in results)) from None
-        return bulk.merge_bulk(results, plan.keys)
+        return bulk.merge_bulk(results, plan.keys, plan.offsets)
 
     def put_point(self, key: str, t: TimeLike, v: float) -> bool:
         """Set the value at ``t`` whatever the duplicate policy; True if the point is new."""

@@ -168,7 +168,7 @@ def _intervals(
             {
                 "start": int(t[first]),
                 "end": int(t[last]),
-                "points": last - first + 1,
+                "point_count": last - first + 1,
                 "peak_t": int(t[peak]),
                 "peak_value": float(v[peak]),
                 "baseline": float(found.baseline[peak]),
@@ -211,7 +211,7 @@ def run(params: AnomalyParams, job: JobRun) -> dict[str, Any]:
             rows.append([key, n, *(interval[c] for c in CSV_COLUMNS[2:])])
         entry: dict[str, Any] = {
             "key": key,
-            "points": len(v),
+            "point_count": len(v),
             "anomalous_points": int(found.anomalous.sum()),
             "intervals_total": len(intervals),
             "intervals": intervals[:MAX_INTERVALS],
@@ -277,7 +277,7 @@ CSV_COLUMNS = [
     "interval",
     "start",
     "end",
-    "points",
+    "point_count",
     "peak_t",
     "peak_value",
     "baseline",

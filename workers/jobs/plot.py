@@ -126,7 +126,7 @@ def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
     job.save_file("data.csv", _csv(keys, points), "text/csv; charset=utf-8")
     job.progress(100, "done")
     return {
-        "series": [{"key": k, "points": len(p)} for k, p in zip(keys, points, strict=True)],
+        "series": [{"key": k, "point_count": len(p)} for k, p in zip(keys, points, strict=True)],
         "samples_in_range": samples,
         "aggregation": aggregation,
         "bucket_ms": bucket,
