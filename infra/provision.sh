@@ -4,7 +4,9 @@
 #    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
 #  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
 #  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
-#  - for make bench: wrk (concurrent readers).
+#  - for make bench: wrk (concurrent readers);
+#  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
+#    against (tests start their own binary; the package's systemd service plays no part).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -14,8 +16,9 @@ ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 command -v openssl >/dev/null || tools+=(openssl)
 command -v ip >/dev/null || tools+=(iproute2)
 command -v wrk >/dev/null || tools+=(wrk)  # make bench's concurrent readers
+command -v prometheus >/dev/null || tools+=(prometheus)  # tests/promql's reference
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
-  echo "provision: libssl1.1, chromium, openssl, iproute2 and wrk are present"
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk and prometheus are present"
   exit 0
 fi
 
