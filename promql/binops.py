@@ -22,6 +22,7 @@ from promql.model import Labels
 __all__ = ["ARITHMETIC", "COMPARISON", "scalar_scalar", "vector_scalar", "vector_vector"]
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
+DROPS_NAME = frozenset({"+", "-", "*", "/", "%", "^"})  # not atan2, as in Prometheus 2.42
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
 
 
@@ -79,7 +80,7 @@ def vector_scalar(op: str, vec: Vec, scalar: Scal, scalar_left: bool, return_boo
     else:
         values = _arith(op, a, b)
     labels = vec.labels
-    if op in ARITHMETIC or return_bool:
+    if op in DROPS_NAME or return_bool:
         labels = [drop_name(lb) for lb in labels]
     return merge_duplicates(Vec(labels, values, present).compact())
 
@@ -126,7 +127,7 @@ def _result_labels(
     node: ast.Binary, many: Labels, one: Labels, card: str
 ) -> Labels:
     labels = many
-    if node.op in ARITHMETIC:
+    if node.op in DROPS_NAME:
         labels = drop_name(labels)
     if card == "one-to-one":
         labels = keep(labels, set(node.matching)) if node.on else remove(labels, set(node.matching))

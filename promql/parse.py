@@ -7,6 +7,7 @@ construct, raised here, before any data is read.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,6 +18,7 @@ from promql.errors import ParseError, Unsupported
 from promql.model import Matcher
 
 __all__ = [
+    "PROMETHEUS_FUNCTIONS",
     "SUPPORTED_AGGREGATIONS",
     "SUPPORTED_BINARY_OPS",
     "SUPPORTED_FUNCTIONS",
@@ -52,6 +54,25 @@ _CARD = (
     (pp.VectorMatchCardinality.ManyToMany, "many-to-many"),
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNKNOWN_FUNCTION = re.compile(r"unknown function with name '([A-Za-z_0-9]+)'")
+
+PROMETHEUS_FUNCTIONS = frozenset(
+    {
+        "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan",
+        "atanh", "avg_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
+        "cos", "cosh", "count_over_time", "days_in_month", "day_of_month", "day_of_week",
+        "day_of_year", "deg", "delta", "deriv", "exp", "floor", "histogram_count",
+        "histogram_fraction", "histogram_quantile", "histogram_sum", "holt_winters", "hour",
+        "idelta", "increase", "irate", "label_replace", "label_join", "last_over_time", "ln",
+        "log10", "log2", "max_over_time", "min_over_time", "minute", "month", "pi",
+        "predict_linear", "present_over_time", "quantile_over_time", "rad", "rate",
+        "resets", "round", "scalar", "sgn", "sin", "sinh", "sort", "sort_desc", "sqrt",
+        "stddev_over_time", "stdvar_over_time", "sum_over_time", "tan", "tanh", "time",
+        "timestamp", "vector", "year",
+    }
+)  # fmt: skip
+"""Every function of Prometheus 2.42: the ones outside SUPPORTED_FUNCTIONS are Unsupported
+even where the parser does not know them (holt_winters)."""
 
 
 def _ms(delta: timedelta | None) -> int:
@@ -171,7 +192,11 @@ def parse(query: str) -> ast.Expr:
     try:
         node = pp.parse(query)
     except (ValueError, OverflowError) as exc:
-        raise ParseError(str(exc) or "invalid expression") from None
+        message = str(exc)
+        unknown = _UNKNOWN_FUNCTION.search(message)
+        if unknown and unknown.group(1) in PROMETHEUS_FUNCTIONS:
+            raise Unsupported(f"function {unknown.group(1)}() is not supported") from None
+        raise ParseError(message or "invalid expression") from None
     except BaseException as exc:  # the Rust parser panics on some inputs
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
