@@ -134,17 +134,18 @@ class Engine:
     ) -> QueryResult:
         q = _Query(start_ms, end_ms, self.lookback_ms, self.subquery_step_ms, deadline, cancelled)
         spans: dict[int, tuple[ast.VectorSelector, int, int]] = {}
-        _plan(expr, start_ms, end_ms, q, spans, ignore_offset=False)
+        _plan(expr, start_ms, end_ms, q, spans)
         keys = list(spans)
         fetched = await asyncio.gather(
             *(self.source.select(spans[k][0].matchers, spans[k][1], spans[k][2]) for k in keys)
         )
-        data = dict(zip(keys, fetched, strict=True))
+        data = {key: (spans[key][1], spans[key][2], got) for key, got in zip(keys, fetched, strict=True)}
         evaluator = _Evaluator(q, data)
         ts = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        if instant:
-            return evaluator.instant_result(expr, ts)
-        return evaluator.range_result(expr, ts)
+        with np.errstate(all="ignore"):  # NaN and ±Inf are values here, as in Go
+            if instant:
+                return evaluator.instant_result(expr, ts)
+            return evaluator.range_result(expr, ts)
 
 
 def _static_type(expr: ast.Expr) -> str:
@@ -174,13 +175,10 @@ def _at_ms(at: ast.At, q: _Query) -> int | None:
     return int(at)
 
 
-def _ref_range(
-    tmin: int, tmax: int, offset: int, at: ast.At, q: _Query, ignore_offset: bool = False
-) -> tuple[int, int]:
+def _ref_range(tmin: int, tmax: int, offset: int, at: ast.At, q: _Query) -> tuple[int, int]:
     fixed = _at_ms(at, q)
     if fixed is not None:
-        ref = fixed if ignore_offset else fixed - offset
-        return ref, ref
+        return fixed - offset, fixed - offset
     return tmin - offset, tmax - offset
 
 
@@ -190,11 +188,14 @@ def _plan(
     tmax: int,
     q: _Query,
     spans: dict[int, tuple[ast.VectorSelector, int, int]],
-    ignore_offset: bool,
 ) -> None:
-    """Record the span each selector needs when ``node`` is evaluated within [tmin, tmax]."""
+    """Record the span each selector needs when ``node`` is evaluated within [tmin, tmax].
+
+    ``timestamp(x @ t offset o)`` looks at t, ignoring o, but Prometheus 2.42 loads that
+    selector's samples for t - o, as here: the engine never looks outside a span.
+    """
     if isinstance(node, ast.VectorSelector):
-        lo, hi = _ref_range(tmin, tmax, node.offset_ms, node.at, q, ignore_offset)
+        lo, hi = _ref_range(tmin, tmax, node.offset_ms, node.at, q)
         spans[id(node)] = (node, lo - q.lookback_ms, hi)
     elif isinstance(node, ast.MatrixSelector):
         sel = node.selector
@@ -206,20 +207,19 @@ def _plan(
         inner_start = _ceil_to(lo - node.range_ms, step)
         if inner_start <= hi:
             inner_end = inner_start + (hi - inner_start) // step * step
-            _plan(node.expr, inner_start, inner_end, q, spans, False)
+            _plan(node.expr, inner_start, inner_end, q, spans)
     elif isinstance(node, ast.Call):
         for arg in node.args:
-            quirk = node.name == "timestamp" and isinstance(arg, ast.VectorSelector)
-            _plan(arg, tmin, tmax, q, spans, quirk and arg.at is not None)
+            _plan(arg, tmin, tmax, q, spans)
     elif isinstance(node, ast.Aggregate):
         if node.param is not None:
-            _plan(node.param, tmin, tmax, q, spans, False)
-        _plan(node.expr, tmin, tmax, q, spans, False)
+            _plan(node.param, tmin, tmax, q, spans)
+        _plan(node.expr, tmin, tmax, q, spans)
     elif isinstance(node, ast.Binary):
-        _plan(node.lhs, tmin, tmax, q, spans, False)
-        _plan(node.rhs, tmin, tmax, q, spans, False)
+        _plan(node.lhs, tmin, tmax, q, spans)
+        _plan(node.rhs, tmin, tmax, q, spans)
     elif isinstance(node, ast.Unary):
-        _plan(node.expr, tmin, tmax, q, spans, False)
+        _plan(node.expr, tmin, tmax, q, spans)
 
 
 def _absent_labels(node: ast.Expr) -> Labels:
@@ -243,7 +243,7 @@ def _absent_labels(node: ast.Expr) -> Labels:
 
 
 class _Evaluator:
-    def __init__(self, q: _Query, data: dict[int, list[Series]]) -> None:
+    def __init__(self, q: _Query, data: dict[int, tuple[int, int, list[Series]]]) -> None:
         self.q = q
         self.data = data
         self._raw: dict[int, list[_Raw]] = {}
@@ -264,16 +264,18 @@ class _Evaluator:
         return ts - offset
 
     def raw(self, node: ast.VectorSelector) -> list[_Raw]:
-        """The selector's series, sorted by labels as Prometheus' storage returns them."""
+        """The selector's series within its span, sorted by labels (as Prometheus' storage
+        returns them)."""
         cached = self._raw.get(id(node))
         if cached is None:
-            cached = sorted(
-                (
-                    (labels_of(s.labels), np.asarray(s.t, np.int64), np.asarray(s.v, np.float64))
-                    for s in self.data.get(id(node), [])
-                ),
-                key=lambda r: r[0],
-            )
+            lo, hi, series = self.data.get(id(node), (0, -1, []))
+            cached = []
+            for s in series:
+                t = np.asarray(s.t, np.int64)
+                v = np.asarray(s.v, np.float64)
+                a, b = np.searchsorted(t, [lo, hi], "left")[0], np.searchsorted(t, hi, "right")
+                cached.append((labels_of(s.labels), t[a:b], v[a:b]))
+            cached.sort(key=lambda r: r[0])
             self._raw[id(node)] = cached
         return cached
 
