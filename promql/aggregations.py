@@ -93,9 +93,7 @@ def _accumulate(
     return value, present
 
 
-def _select_k(
-    vec: Vec, members: list[list[int]], k: np.ndarray, top: bool
-) -> Vec:
+def _select_k(vec: Vec, members: list[list[int]], k: np.ndarray, top: bool) -> Vec:
     """``topk``/``bottomk``: the input series kept at each step (labels unchanged)."""
     n = vec.steps
     if not np.all(np.isfinite(k) & (np.abs(k) < 2**63)):
@@ -128,9 +126,7 @@ def _quantile(vec: Vec, names: list[Labels], members: list[list[int]], q: np.nda
     return Vec.from_rows(names, values, present, vec.steps)
 
 
-def _count_values(
-    vec: Vec, label: str, grouping: tuple[str, ...], without: bool
-) -> Vec:
+def _count_values(vec: Vec, label: str, grouping: tuple[str, ...], without: bool) -> Vec:
     if not valid_label_name(label):
         raise ExecutionError(f'invalid label name "{label}"')
     n = vec.steps

@@ -18,6 +18,7 @@ __all__ = [
     "At",
     "Binary",
     "Call",
+    "Cardinality",
     "Expr",
     "MatrixSelector",
     "NumberLiteral",
@@ -27,9 +28,10 @@ __all__ = [
     "VectorSelector",
 ]
 
-AT_START = "start"
-AT_END = "end"
+AT_START: Literal["start"] = "start"
+AT_END: Literal["end"] = "end"
 At = int | Literal["start", "end"] | None
+Cardinality = Literal["one-to-one", "many-to-one", "one-to-many", "many-to-many"]
 """An ``@`` modifier: a time in ms, ``start()``/``end()`` of the query, or none."""
 
 
@@ -86,7 +88,7 @@ class Binary:
     lhs: Expr
     rhs: Expr
     return_bool: bool = False
-    card: Literal["one-to-one", "many-to-one", "one-to-many", "many-to-many"] = "one-to-one"
+    card: Cardinality = "one-to-one"
     on: bool = False
     matching: tuple[str, ...] = ()
     include: tuple[str, ...] = ()

@@ -9,7 +9,6 @@ on the steps where both sides are present.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal
 
 import numpy as np
 
@@ -123,9 +122,7 @@ def _set_operation(node: ast.Binary, lhs: Vec, rhs: Vec) -> Vec:
     return merge_duplicates(out.compact())
 
 
-def _result_labels(
-    node: ast.Binary, many: Labels, one: Labels, card: str
-) -> Labels:
+def _result_labels(node: ast.Binary, many: Labels, one: Labels, card: str) -> Labels:
     labels = many
     if node.op in DROPS_NAME:
         labels = drop_name(labels)
@@ -146,7 +143,7 @@ def vector_vector(node: ast.Binary, lhs: Vec, rhs: Vec) -> Vec:
     if node.op in ("and", "or", "unless"):
         return _set_operation(node, lhs, rhs)
     n = lhs.steps
-    card: Literal["one-to-one", "many-to-one", "one-to-many", "many-to-many"] = node.card
+    card = node.card
     many, one = (rhs, lhs) if card == "one-to-many" else (lhs, rhs)
     names = set(node.matching)
     # The "one" side: per signature, its rows; two present at one step is an error.
@@ -167,10 +164,10 @@ def vector_vector(node: ast.Binary, lhs: Vec, rhs: Vec) -> Vec:
     matched_count: dict[Labels, np.ndarray] = {}
     for i, labels in enumerate(many.labels):
         key = signature(labels, node.on, names)
-        rows = one_rows.get(key)
-        if not rows:
+        partners = one_rows.get(key)
+        if not partners:
             continue
-        for j in rows:
+        for j in partners:
             both = many.present[i] & one.present[j]
             if not both.any():
                 continue
@@ -208,4 +205,3 @@ def vector_vector(node: ast.Binary, lhs: Vec, rhs: Vec) -> Vec:
                 "multiple matches for labels: grouping labels must ensure unique matches"
             ) from None
     return merge_duplicates(out)
-

@@ -133,9 +133,7 @@ def label_replace(vec: Vec, dst: str, replacement: str, src: str, pattern: str) 
     try:
         regex = compile_regex(pattern)
     except re.error:
-        raise ExecutionError(
-            f"invalid regular expression in label_replace(): {pattern}"
-        ) from None
+        raise ExecutionError(f"invalid regular expression in label_replace(): {pattern}") from None
     if not valid_label_name(dst):
         raise ExecutionError(f"invalid destination label name in label_replace(): {dst}")
     out = []

@@ -96,7 +96,9 @@ def _vectorized(q: np.ndarray, bounds: np.ndarray, counts: np.ndarray) -> np.nda
     return np.where(np.isnan(q), np.nan, result)
 
 
-def _group_quantile(q: np.ndarray, bounds: np.ndarray, values: np.ndarray, present: np.ndarray) -> np.ndarray:
+def _group_quantile(
+    q: np.ndarray, bounds: np.ndarray, values: np.ndarray, present: np.ndarray
+) -> np.ndarray:
     steps = values.shape[1]
     out = np.full(steps, np.nan)
     order = np.argsort(bounds, kind="stable")

@@ -34,9 +34,7 @@ class MemorySource:
             raise ValueError("timestamps must be strictly ascending")
         self.series.append(Series(dict(series.labels), t, v))
 
-    async def select(
-        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
-    ) -> list[Series]:
+    async def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Series]:
         """The series all matchers match, restricted to samples in ``[start_ms, end_ms]``."""
         self.calls.append((tuple(matchers), start_ms, end_ms))
         out = []

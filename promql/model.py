@@ -127,9 +127,7 @@ class Series:
 class Source(Protocol):
     """Where the engine reads raw samples from (implemented over Redis by the API)."""
 
-    async def select(
-        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
-    ) -> list[Series]:
+    async def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Series]:
         """Every series all ``matchers`` match, with its samples in ``[start_ms, end_ms]``.
 
         Series without samples in the span may be left out. Matchers on ``__name__``

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from promql.errors import BadData
 
@@ -113,7 +113,7 @@ def parse_time(text: str, parameter: str = "time") -> int:
         year, month, day, hour, minute, second, fraction, zone = match.groups()
         try:
             tz = (
-                timezone.utc
+                UTC
                 if zone == "Z"
                 else timezone(
                     (1 if zone[0] == "+" else -1)
@@ -126,7 +126,7 @@ def parse_time(text: str, parameter: str = "time") -> int:
         except ValueError:
             pass
         else:
-            epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+            epoch = datetime(1970, 1, 1, tzinfo=UTC)
             delta = moment - epoch
             ms = (delta.days * 86_400 + delta.seconds) * 1000
             return ms + int((fraction or "0").ljust(9, "0")[:3])
@@ -146,7 +146,9 @@ def parse_duration(text: str, parameter: str = "step") -> int:
     if value is not None:
         ns = value * 1e9
         if ns > _INT64_MAX or ns < -_INT64_MAX - 1:
-            raise _invalid(parameter, f'cannot parse "{text}" to a valid duration. It overflows int64')
+            raise _invalid(
+                parameter, f'cannot parse "{text}" to a valid duration. It overflows int64'
+            )
         if math.isnan(ns):
             return -(2**63) // 1_000_000  # Go's conversion of NaN: a negative duration
         return int(ns) // 1_000_000 if ns >= 0 else -(int(-ns) // 1_000_000)
@@ -162,8 +164,7 @@ def check_range(start_ms: int, end_ms: int, step_ms: int) -> None:
         raise BadData("end timestamp must not be before start time")
     if step_ms <= 0:
         raise BadData(
-            "zero or negative query resolution step widths are not accepted. "
-            "Try a positive integer"
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
         )
     if (end_ms - start_ms) // step_ms > MAX_POINTS:
         raise BadData(

@@ -8,7 +8,7 @@ construct, raised here, before any data is read.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import promql_parser as pp
@@ -47,13 +47,13 @@ SUPPORTED_BINARY_OPS = frozenset(
     {"+", "-", "*", "/", "%", "^", "atan2", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"}
 )
 
-_CARD = (
+_CARD: tuple[tuple[Any, ast.Cardinality], ...] = (
     (pp.VectorMatchCardinality.OneToOne, "one-to-one"),
     (pp.VectorMatchCardinality.ManyToOne, "many-to-one"),
     (pp.VectorMatchCardinality.OneToMany, "one-to-many"),
     (pp.VectorMatchCardinality.ManyToMany, "many-to-many"),
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNKNOWN_FUNCTION = re.compile(r"unknown function with name '([A-Za-z_0-9]+)'")
 
 PROMETHEUS_FUNCTIONS = frozenset(
@@ -174,7 +174,7 @@ def _binary(node: Any) -> ast.Binary:
     if fill is not None and (fill.lhs is not None or fill.rhs is not None):
         raise Unsupported("fill() modifiers of binary operators are not supported")
     out.return_bool = bool(modifier.return_bool)
-    out.card = next(name for card, name in _CARD if modifier.card == card)  # type: ignore[assignment]
+    out.card = next(name for card, name in _CARD if modifier.card == card)
     if modifier.matching is not None:
         out.on = modifier.matching.type == pp.LabelModifierType.Include
         out.matching = tuple(modifier.matching.labels)

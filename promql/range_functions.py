@@ -18,7 +18,7 @@ from promql.labels import drop_name
 
 __all__ = ["RANGE_FUNCTIONS", "WindowArgs", "evaluate_range_function"]
 
-_MAX_GATHER = 2_000_000  # elements of a (steps × window) matrix built at once
+_MAX_GATHER = 2_000_000  # elements of a (steps x window) matrix built at once
 
 
 @dataclass

@@ -139,7 +139,9 @@ class Engine:
         fetched = await asyncio.gather(
             *(self.source.select(spans[k][0].matchers, spans[k][1], spans[k][2]) for k in keys)
         )
-        data = {key: (spans[key][1], spans[key][2], got) for key, got in zip(keys, fetched, strict=True)}
+        data = {
+            key: (spans[key][1], spans[key][2], got) for key, got in zip(keys, fetched, strict=True)
+        }
         evaluator = _Evaluator(q, data)
         ts = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         with np.errstate(all="ignore"):  # NaN and ±Inf are values here, as in Go
@@ -257,7 +259,9 @@ class _Evaluator:
         if self.q.cancelled is not None and self.q.cancelled():
             raise QueryCanceled("query was canceled in expression evaluation")
 
-    def refs(self, ts: np.ndarray, offset: int, at: ast.At, ignore_offset: bool = False) -> np.ndarray:
+    def refs(
+        self, ts: np.ndarray, offset: int, at: ast.At, ignore_offset: bool = False
+    ) -> np.ndarray:
         fixed = _at_ms(at, self.q)
         if fixed is not None:
             return np.full(len(ts), fixed if ignore_offset else fixed - offset, dtype=np.int64)
@@ -333,7 +337,9 @@ class _Evaluator:
             if isinstance(inner, Scal):
                 inner = Vec([()], inner.values[None, :], np.ones((1, len(inner_ts)), bool))
             assert isinstance(inner, Vec)
-            for labels, values, present in zip(inner.labels, inner.values, inner.present, strict=True):
+            for labels, values, present in zip(
+                inner.labels, inner.values, inner.present, strict=True
+            ):
                 series.append((labels, inner_ts[present], values[present]))
         return RangeInput(series, refs, node.range_ms, None)
 

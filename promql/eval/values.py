@@ -9,7 +9,9 @@ samples per series plus the window end of each step.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +38,9 @@ class Vec:
         return cls([], np.empty((0, n)), np.empty((0, n), dtype=bool))
 
     @classmethod
-    def from_rows(cls, labels: list[Labels], values: list[np.ndarray], present: list[np.ndarray], n: int) -> Vec:
+    def from_rows(
+        cls, labels: list[Labels], values: Sequence[Any], present: Sequence[Any], n: int
+    ) -> Vec:
         """Stack per-row arrays (rows never present anywhere are dropped)."""
         keep = [i for i, p in enumerate(present) if p.any()]
         if not keep:

@@ -63,7 +63,9 @@ def diff(expected: dict[str, Any], actual: dict[str, Any], ordered: bool = False
         if te != ta:
             only_e = sorted(set(te) - set(ta))[:5]
             only_a = sorted(set(ta) - set(te))[:5]
-            problems.append(f"{dict(key)}: timestamps differ, only prometheus {only_e}, only engine {only_a}")
+            problems.append(
+                f"{dict(key)}: timestamps differ, only prometheus {only_e}, only engine {only_a}"
+            )
             continue
         for (t, ve), (_, va) in zip(pe, pa, strict=True):
             if not _close(ve, va):

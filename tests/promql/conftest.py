@@ -71,7 +71,9 @@ def prometheus(
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}"
+                )
             try:
                 if client.get(f"{url}/-/ready").status_code == 200:
                     break

@@ -156,7 +156,9 @@ def generate() -> list[Series]:
     return out
 
 
-def time_batches(series: list[Series], window_ms: int = 600_000) -> Iterator[list[tuple[dict[str, str], np.ndarray, np.ndarray]]]:
+def time_batches(
+    series: list[Series], window_ms: int = 600_000
+) -> Iterator[list[tuple[dict[str, str], np.ndarray, np.ndarray]]]:
     """The samples cut into windows of time across all series (Prometheus wants them in
     time order: its head refuses samples much older than the newest one)."""
     start = min(int(s.t[0]) for s in series if len(s.t))

@@ -32,8 +32,15 @@ def _cases() -> list[Any]:
             for t in entry.get("times", DEFAULTS["times"]):
                 cases.append(pytest.param(entry, "instant", {"time": _abs(t)}, id=f"{number}-i{t}"))
         if kind in ("range", "both"):
-            rng = {**DEFAULTS["range"], **{k: entry[k] for k in ("start", "end", "step") if k in entry}}
-            params = {"start": _abs(rng["start"]), "end": _abs(rng["end"]), "step": str(rng["step"])}
+            rng = {
+                **DEFAULTS["range"],
+                **{k: entry[k] for k in ("start", "end", "step") if k in entry},
+            }
+            params = {
+                "start": _abs(rng["start"]),
+                "end": _abs(rng["end"]),
+                "step": str(rng["step"]),
+            }
             cases.append(pytest.param(entry, "range", params, id=f"{number}-r"))
     return cases
 
@@ -43,18 +50,27 @@ def _engine(engine: Engine, kind: str, query: str, params: dict[str, str]) -> di
         coro = engine.instant_query(query, parse_time(params["time"]))
     else:
         coro = engine.range_query(
-            query, parse_time(params["start"]), parse_time(params["end"]), parse_duration(params["step"])
+            query,
+            parse_time(params["start"]),
+            parse_time(params["end"]),
+            parse_duration(params["step"]),
         )
     return result_data(asyncio.run(coro))
 
 
 @pytest.mark.parametrize(("entry", "kind", "params"), _cases())
 def test_corpus(
-    prometheus: PrometheusServer, engine: Engine, entry: dict[str, Any], kind: str, params: dict[str, str]
+    prometheus: PrometheusServer,
+    engine: Engine,
+    entry: dict[str, Any],
+    kind: str,
+    params: dict[str, str],
 ) -> None:
     query = entry["expr"]
     expect = entry.get("expect", "ok")
-    answer = prometheus.query("query" if kind == "instant" else "query_range", query=query, **params)
+    answer = prometheus.query(
+        "query" if kind == "instant" else "query_range", query=query, **params
+    )
     if expect == "unsupported":
         with pytest.raises(Unsupported) as info:
             _engine(engine, kind, query, params)
