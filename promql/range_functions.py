@@ -81,12 +81,15 @@ def _extrapolated(w: WindowArgs, counter: bool, rate: bool) -> tuple[np.ndarray,
         # Prometheus adds the value before each drop; only +Inf can be such a value
         # among non-finite ones (nothing is below -Inf, NaN compares false), so +Inf
         # drops are counted apart from the finite sum.
-        dropped = np.concatenate(([0.0], np.where(v[1:] < v[:-1], v[:-1], 0.0)))
-        infinite = np.isinf(dropped)
-        corr = np.cumsum(np.where(infinite, 0.0, dropped))
-        infs = np.cumsum(infinite)
-        result = result + (corr[last] - corr[first])
-        result = np.where(infs[last] > infs[first], result + np.inf, result)
+        drop = v[1:] < v[:-1]
+        if drop.any():
+            dropped = np.concatenate(([0.0], np.where(drop, v[:-1], 0.0)))
+            infinite = np.isinf(dropped)
+            corr = np.cumsum(np.where(infinite, 0.0, dropped))
+            result = result + (corr[last] - corr[first])
+            if infinite.any():
+                infs = np.cumsum(infinite)
+                result = np.where(infs[last] > infs[first], result + np.inf, result)
     range_start = w.refs - w.range_ms
     to_start = (t[first] - range_start) / 1000
     to_end = (w.refs - t[last]) / 1000
