@@ -69,6 +69,7 @@ _POSIX_CLASSES = {
     "xdigit": "0-9A-Fa-f",
 }
 _POSIX_RE = re.compile(r"\[:(\^?)([a-z]+):\]")
+_NOT_RE2 = re.compile(r"\(\?(?:[=!#>(]|<[=!])|\\[1-9]")  # lookaround, atomic, backrefs...
 
 
 @lru_cache(maxsize=1024)
@@ -85,6 +86,8 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
             raise re.error(f"unsupported POSIX class {match.group(0)}")
         return _POSIX_CLASSES[match.group(2)]
 
+    if _NOT_RE2.search(pattern):
+        raise re.error(f"{pattern!r} uses syntax RE2 does not have")
     translated = _POSIX_RE.sub(posix, pattern.replace("\\z", "\\Z"))
     return re.compile(translated, re.ASCII)
 

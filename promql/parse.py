@@ -15,7 +15,7 @@ import promql_parser as pp
 
 from promql import ast
 from promql.errors import ParseError, Unsupported
-from promql.model import Matcher
+from promql.model import Matcher, compile_regex
 
 __all__ = [
     "PROMETHEUS_FUNCTIONS",
@@ -111,6 +111,13 @@ def _matchers(node: Any) -> tuple[Matcher, ...]:
     )
     for m in group.matchers:
         op = next(text for kind, text in ops if m.op == kind)
+        if op in ("=~", "!~"):
+            try:
+                compile_regex(m.value)
+            except re.error as exc:
+                raise Unsupported(
+                    f"regular expression {m.value!r} is not supported here: {exc}"
+                ) from None
         out.append(Matcher(m.name, op, m.value))  # type: ignore[arg-type]
     return tuple(out)
 

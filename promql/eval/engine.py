@@ -18,7 +18,7 @@ import numpy as np
 from promql import ast
 from promql.aggregations import aggregate
 from promql.binops import scalar_scalar, vector_scalar, vector_vector
-from promql.errors import BadData, QueryCanceled, QueryTimeout
+from promql.errors import BadData, ExecutionError, QueryCanceled, QueryTimeout
 from promql.eval.result import QueryResult
 from promql.eval.values import RangeInput, Scal, Str, Value, Vec, check_no_duplicates
 from promql.functions import (
@@ -35,13 +35,16 @@ from promql.functions import (
 from promql.histogram import histogram_quantile
 from promql.labels import drop_name
 from promql.model import Labels, Series, Source, is_stale, labels_of
+from promql.params import check_range
 from promql.parse import parse
 from promql.range_functions import RANGE_FUNCTIONS, evaluate_range_function
 
-__all__ = ["DEFAULT_LOOKBACK_MS", "DEFAULT_SUBQUERY_STEP_MS", "Engine"]
+__all__ = ["DEFAULT_LOOKBACK_MS", "DEFAULT_MAX_SAMPLES", "DEFAULT_SUBQUERY_STEP_MS", "Engine"]
 
 DEFAULT_LOOKBACK_MS = 5 * 60_000
 DEFAULT_SUBQUERY_STEP_MS = 60_000  # Prometheus' default evaluation interval
+DEFAULT_MAX_SAMPLES = 50_000_000  # Prometheus' --query.max-samples
+TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 
 _Raw = tuple[Labels, np.ndarray, np.ndarray]
 
@@ -64,7 +67,9 @@ class Engine:
     """Evaluates PromQL over a :class:`~promql.model.Source` with Prometheus 2.42's rules.
 
     ``lookback_ms`` is ``--query.lookback-delta`` (5 minutes); ``subquery_step_ms`` the
-    step of subqueries written without one (Prometheus' evaluation interval, 1 minute).
+    step of subqueries written without one (Prometheus' evaluation interval, 1 minute);
+    ``max_samples`` caps the samples a query may load (``--query.max-samples``; counted
+    on what the source returns, a simpler measure than Prometheus' peak count).
     """
 
     def __init__(
@@ -73,10 +78,12 @@ class Engine:
         *,
         lookback_ms: int = DEFAULT_LOOKBACK_MS,
         subquery_step_ms: int = DEFAULT_SUBQUERY_STEP_MS,
+        max_samples: int = DEFAULT_MAX_SAMPLES,
     ) -> None:
         self.source = source
         self.lookback_ms = lookback_ms
         self.subquery_step_ms = subquery_step_ms
+        self.max_samples = max_samples
 
     async def instant_query(
         self,
@@ -106,13 +113,7 @@ class Engine:
     ) -> QueryResult:
         """Evaluate ``query`` from ``start_ms`` to ``end_ms`` every ``step_ms``
         (``/api/v1/query_range``). The result is a matrix sorted by labels."""
-        if step_ms <= 0:
-            raise BadData(
-                "zero or negative query resolution step widths are not accepted. "
-                "Try a positive integer"
-            )
-        if end_ms < start_ms:
-            raise BadData("end timestamp must not be before start time")
+        check_range(start_ms, end_ms, step_ms)
         expr = parse(query)
         kind = _static_type(expr)
         if kind not in ("vector", "scalar"):
@@ -136,9 +137,19 @@ class Engine:
         spans: dict[int, tuple[ast.VectorSelector, int, int]] = {}
         _plan(expr, start_ms, end_ms, q, spans)
         keys = list(spans)
-        fetched = await asyncio.gather(
+        reads = asyncio.gather(
             *(self.source.select(spans[k][0].matchers, spans[k][1], spans[k][2]) for k in keys)
         )
+        if deadline is None:
+            fetched = await reads
+        else:
+            try:
+                fetched = await asyncio.wait_for(reads, max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise QueryTimeout("query timed out in query execution") from None
+        loaded = sum(len(s.t) for series in fetched for s in series)
+        if loaded > self.max_samples:
+            raise ExecutionError(TOO_MANY_SAMPLES)
         data = {
             key: (spans[key][1], spans[key][2], got) for key, got in zip(keys, fetched, strict=True)
         }

@@ -158,3 +158,35 @@ def test_result_shapes_and_formatting() -> None:
     assert [s["value"][1] for s in result_data(vector)["result"]] == ["+Inf", "+Inf"]
     nan = run(engine.instant_query("c - c / 0", T0 + 15_000))
     assert {s["value"][1] for s in result_data(nan)["result"]} == {"-Inf"}
+
+
+def test_range_limits_in_the_engine() -> None:
+    engine = Engine(_source())
+    with pytest.raises(BadData, match=r"exceeded maximum resolution of 11,000 points"):
+        run(engine.range_query("c", T0, T0 + 11_001_000, 1000))
+    assert (
+        run(engine.range_query("vector(1)", T0, T0 + 11_000_000, 1000)).matrix[0][1].size == 11_001
+    )
+
+
+def test_max_samples() -> None:
+    with pytest.raises(ExecutionError, match="would load too many samples"):
+        run(Engine(_source(), max_samples=100).range_query("c", T0, T0 + 3_600_000, 60_000))
+
+
+@pytest.mark.parametrize(
+    "query", ['c{job=~"(?=a)a"}', r'c{job=~"(a)\\1"}', r'c{job=~"\\pL"}', 'c{job=~"(?>a)"}']
+)
+def test_regexes_outside_re2_are_refused(query: str) -> None:
+    with pytest.raises((Unsupported, ParseError)):
+        run(Engine(_source()).instant_query(query, T0))
+
+
+def test_slow_source_hits_the_deadline() -> None:
+    class Slow(MemorySource):
+        async def select(self, matchers, start_ms, end_ms):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(5)
+            return []
+
+    with pytest.raises(QueryTimeout):
+        run(Engine(Slow()).instant_query("c", T0, deadline=time.monotonic() + 0.05))
