@@ -1,8 +1,9 @@
 """Prometheus' formatting of values and timestamps, and the ``data`` object of its API.
 
 Sample values are strings: Go's ``strconv.FormatFloat`` with the shortest representation
-that round-trips, in ``'f'`` form except for magnitudes below 1e-6 or from 1e21 on, which use
-``'e'`` (as Prometheus' JSON encoder does); ``NaN``, ``+Inf`` and ``-Inf`` spelled so.
+that round-trips, in ``'f'`` form except, in vectors and matrices, for magnitudes below 1e-6
+or from 1e21 on, which use ``'e'`` (as Prometheus 2.42's JSON encoder does; an instant
+query's scalar result is always ``'f'``); ``NaN``, ``+Inf`` and ``-Inf`` spelled so.
 Timestamps are seconds with at most three decimals.
 """
 
@@ -77,7 +78,7 @@ def result_data(result: QueryResult) -> dict[str, Any]:
     kind = result.result_type
     if kind == "scalar":
         t, v = result.scalar
-        return {"resultType": kind, "result": [_ts(t), format_value(v)]}
+        return {"resultType": kind, "result": [_ts(t), format_float_f(v)]}
     if kind == "string":
         t, s = result.string
         return {"resultType": kind, "result": [_ts(t), s]}
@@ -121,7 +122,8 @@ def result_json(result: QueryResult) -> str:
     """The ``data`` object as JSON text, byte for byte as Prometheus renders it."""
     kind = result.result_type
     if kind == "scalar":
-        body = _json_point(*result.scalar)
+        t, v = result.scalar
+        body = f'[{format_timestamp(t)},"{format_float_f(v)}"]'
     elif kind == "string":
         t, s = result.string
         body = f"[{format_timestamp(t)},{_json_str(s)}]"

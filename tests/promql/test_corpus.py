@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from promql import Engine, PromQLError, Unsupported, result_data
+from promql import Engine, PromQLError, Unsupported, result_data, result_json
 from promql.params import parse_duration, parse_time
 from tests.promql.compare import diff
 from tests.promql.conftest import PrometheusServer
@@ -85,3 +85,48 @@ def test_corpus(
     actual = _engine(engine, kind, query, params)
     problems = diff(answer["data"], actual, ordered=entry.get("ordered", False))
     assert not problems, "\n".join(problems[:20])
+
+
+EXACT_JSON = [
+    (
+        "query_range",
+        "node_temperature_celsius",
+        {"start": "1700003000.5", "end": "1700004000", "step": "7.3"},
+    ),
+    (
+        "query_range",
+        "rate(http_requests_total[5m])",
+        {"start": "1700003000", "end": "1700005000", "step": "60"},
+    ),
+    ("query_range", "time()", {"start": "1700000000.001", "end": "1700000100", "step": "10.01"}),
+    ("query", "timestamp(up)", {"time": "1700003000.123"}),
+    ("query", "odd_values[1m]", {"time": "1700003001"}),
+    ("query", "sort(node_temperature_celsius)", {"time": "1700003000"}),
+    ("query", '"text"', {"time": "1700003000"}),
+    ("query", "1e-7 * 3", {"time": "1700003000"}),
+    ("query", "2 ^ 80", {"time": "1700003000"}),
+]
+
+
+@pytest.mark.parametrize(("path", "query", "params"), EXACT_JSON)
+def test_json_text_is_prometheus_own(
+    prometheus: PrometheusServer, engine: Engine, path: str, query: str, params: dict[str, str]
+) -> None:
+    """Byte for byte the ``data`` Prometheus writes (where the arithmetic is the same)."""
+    text = prometheus.client.get(
+        f"{prometheus.url}/api/v1/{path}", params={"query": query, **params}
+    ).text
+    prefix = '{"status":"success","data":'
+    assert text.startswith(prefix) and text.endswith("}")
+    if path == "query":
+        result = asyncio.run(engine.instant_query(query, parse_time(params["time"])))
+    else:
+        result = asyncio.run(
+            engine.range_query(
+                query,
+                parse_time(params["start"]),
+                parse_time(params["end"]),
+                parse_duration(params["step"]),
+            )
+        )
+    assert result_json(result) == text[len(prefix) : -1]
