@@ -131,24 +131,24 @@ def _count_values(vec: Vec, label: str, grouping: tuple[str, ...], without: bool
         raise ExecutionError(f'invalid label name "{label}"')
     n = vec.steps
     grouping = grouping if without else (*grouping, label)
-    rows_out: dict[Labels, int] = {}
-    counts: list[np.ndarray] = []
     rows, steps = np.nonzero(vec.present)
-    order = np.lexsort((rows, steps))  # step by step, input order within a step
-    rows, steps = rows[order], steps[order]
     values = vec.values[rows, steps]
-    uniques, inverse = np.unique(values.view(np.uint64), return_inverse=True)
+    # Distinct values (by bit pattern, as Go formats -0 and each NaN payload alike), then
+    # distinct (series, value) pairs: the Python loop is over those, not over samples.
+    uniques, value_id = np.unique(values.view(np.uint64), return_inverse=True)
+    value_id = np.asarray(value_id).reshape(-1)
     texts = [format_float_f(float(u)) for u in uniques.view(np.float64)]
-    for r, s, u in zip(rows.tolist(), steps.tolist(), inverse.tolist(), strict=True):
-        labels = set_label(vec.labels[r], label, texts[u])
-        key = _group_labels(labels, grouping, without)
-        idx = rows_out.get(key)
-        if idx is None:
-            idx = rows_out[key] = len(counts)
-            counts.append(np.zeros(n))
-        counts[idx][s] += 1
-    names = list(rows_out)
-    return Vec.from_rows(names, counts, [c > 0 for c in counts], n)
+    pairs, pair_id = np.unique(rows * len(uniques) + value_id, return_inverse=True)
+    pair_id = np.asarray(pair_id).reshape(-1)
+    out_index: dict[Labels, int] = {}
+    pair_out = np.empty(len(pairs), dtype=np.int64)
+    for k, pair in enumerate(pairs.tolist()):
+        row, value = divmod(pair, len(uniques))
+        key = _group_labels(set_label(vec.labels[row], label, texts[value]), grouping, without)
+        pair_out[k] = out_index.setdefault(key, len(out_index))
+    counts = np.zeros((len(out_index), n))
+    np.add.at(counts, (pair_out[pair_id], steps), 1)
+    return Vec.from_rows(list(out_index), list(counts), list(counts > 0), n)
 
 
 def aggregate(
