@@ -53,4 +53,9 @@ pkgs=()
 [ "$need_chromium" = 1 ] && pkgs+=(chromium chromium-driver)
 pkgs+=("${tools[@]}")
 $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  # The package's own service (port 9090) is not used: the tests start their own binary.
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 echo "provision: installed ${pkgs[*]}"
