@@ -128,7 +128,16 @@ class Series:
 
 
 class Source(Protocol):
-    """Where the engine reads raw samples from (implemented over Redis by the API)."""
+    """Where the engine reads raw samples from (implemented over Redis by the API).
+
+    Notes for an implementation over RedisTimeSeries (1.12): ``TS.ADD`` refuses NaN and
+    ±Inf ("TSDB: invalid value"), and values travel as decimal text (RESP2 strings, RESP3
+    doubles), so no NaN payload survives a round trip; finite doubles do, exactly. Staleness
+    markers therefore need a side channel (for example a companion series of codes merged
+    back into ``v`` as :data:`STALE_NAN` here). RedisTimeSeries' ``FILTER`` has no regexes:
+    resolve ``=~``/``!~`` against the label index with :meth:`Matcher.matches`, and
+    remember that a missing label matches as ``""``.
+    """
 
     async def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Series]:
         """Every series all ``matchers`` match, with its samples in ``[start_ms, end_ms]``.
