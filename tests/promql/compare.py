@@ -28,8 +28,16 @@ def _points(points: list[list[Any]], where: str) -> list[str]:
     return [f"{where}@{p[0]}" for p in points]
 
 
-def diff(expected: dict[str, Any], actual: dict[str, Any], ordered: bool = False) -> list[str]:
-    """Differences between Prometheus' ``data`` (expected) and the engine's (actual)."""
+def diff(
+    expected: dict[str, Any],
+    actual: dict[str, Any],
+    ordered: bool = False,
+    series_order: bool = False,
+) -> list[str]:
+    """Differences between Prometheus' ``data`` (expected) and the engine's (actual).
+
+    ``ordered``: an instant vector's values must come in the same order (sort);
+    ``series_order``: the series must come in the same order (range queries)."""
     problems: list[str] = []
     if expected["resultType"] != actual["resultType"]:
         return [f"resultType {expected['resultType']} != {actual['resultType']}"]
@@ -74,6 +82,11 @@ def diff(expected: dict[str, Any], actual: dict[str, Any], ordered: bool = False
             if float(ve) == float(va) and ve != va:
                 problems.append(f"{dict(key)}@{t}: format {ve!r} != {va!r}")
                 break
+    if series_order and not problems:
+        order_e = [_key(s["metric"]) for s in expected["result"]]
+        order_a = [_key(s["metric"]) for s in actual["result"]]
+        if order_e != order_a:
+            problems.append("series in another order")
     if ordered and kind == "vector" and not problems:
         ve = [float(s["value"][1]) for s in expected["result"]]
         va = [float(s["value"][1]) for s in actual["result"]]
