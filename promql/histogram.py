@@ -66,7 +66,16 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         start = merged[index - 1][0]
         count -= merged[index - 1][1]
         rank -= merged[index - 1][1]
-    return start + (end - start) * (rank / count)
+    return start + (end - start) * _go_div(rank, count)
+
+
+def _go_div(a: float, b: float) -> float:
+    """``a / b`` with IEEE semantics (Go's), where Python raises on a zero divisor."""
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def _vectorized(q: np.ndarray, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
