@@ -4,18 +4,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench provision clean
+.PHONY: run test lint format bench provision images clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml client/pyproject.toml
 	$(MAKE) provision
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	# the client with the server: the server requires tsapi-client, which is not on PyPI
+	$(BIN)/python -m pip install -q -e './client[cli,pandas]' -e '.[all,test,dev]'
 	touch $(STAMP)
 
 provision:
 	@if [ "$$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then bash infra/provision.sh; \
 	else echo "make: not root and no sudo; skipping infra/provision.sh"; fi
+
+# tsapi-api and tsapi-worker (podman, or ENGINE=docker); stand-ins for unreachable base images.
+images: provision
+	bash infra/images/build.sh
 
 run: $(STAMP)
 	$(BIN)/tsapi run
@@ -27,6 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python client/scripts/unasync.py --check
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -11,6 +11,7 @@ from quart_schema import Info, QuartSchema
 from api.errors import register_error_handlers
 from api.extensions import JOBS, SETTINGS, STORE
 from api.ingest.body import StreamingHTTPConnection, StreamingRequest
+from api.json_body import install as install_json_bodies
 from api.live_config import install as install_live_config
 from api.metrics import install_metrics
 from api.routes import (
@@ -29,7 +30,8 @@ from api.routes import (
 from api.routes import metrics as metrics_routes
 from api.security import SecuredOpenAPIProvider
 from api.security import install as install_security
-from api.settings import Settings, load_settings
+from core.settings import Settings, load_settings
+from core.version import VERSION
 from tsdb.connection import check_module, connect
 from tsdb.store import TimeSeriesStore
 from workers.queue import JobQueue, connect_queue
@@ -37,8 +39,6 @@ from workers.queue import JobQueue, connect_queue
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-VERSION = "0.1.0"
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_error_handlers(app)
     install_metrics(app)  # first, so that its timer covers the access checks
     install_security(app)
+    install_json_bodies(app)  # after the access checks: 401/403 before 415
     app.register_blueprint(metrics_routes.bp)
     for module in (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, ui):
         app.register_blueprint(module.bp)
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         version = await check_module(client)
         log.info("connected to %s (RedisTimeSeries %s)", _redacted(settings.redis_url), version)
         app.extensions[STORE] = TimeSeriesStore(client, chunk_points=settings.write_chunk_points)
-        await app.extensions[STORE].refresh_cluster()  # no-op unless Redis Cluster
+        await app.extensions[STORE].prepare()  # cluster layout, tsapi's Redis functions
         app.extensions[JOBS] = JobQueue(
             connect_queue(settings.job_queue_url),
             job_timeout=settings.job_timeout,

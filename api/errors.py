@@ -1,28 +1,33 @@
 """Every error a user sees, as one RFC 9457 ``application/problem+json`` shape.
 
-Domain errors from :mod:`tsdb`, request validation errors and HTTP errors each map
-to one response here; anything else is a bug, logged with its traceback and answered
-with a bare 500 that reveals nothing.
+One handler answers every exception: it walks the exception's class hierarchy through
+:data:`PROBLEMS`, the table of domain errors (from :mod:`tsdb` and :mod:`workers`) and
+their status, type and title; a few kinds with a shape of their own (rejected points,
+schema validation, HTTP errors, the API's own :class:`ApiError`) have their own builder.
+Anything else is a bug, logged with its traceback and answered with a bare 500 that reveals
+nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, request
+from quart import Quart, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from api.responses import PROBLEM_JSON, json_response
+from api.responses import PROBLEM_JSON, ignored_fields, json_response
 from tsdb.errors import (
     InvalidInput,
     RuleConflict,
     RuleNotFound,
     SeriesExists,
     SeriesNotFound,
+    StoreTimeout,
     StoreUnavailable,
     WriteRejected,
 )
@@ -35,7 +40,15 @@ from workers.errors import (
     UnknownJobType,
 )
 
-__all__ = ["ApiError", "RequestRefused", "problem", "register_error_handlers"]
+__all__ = [
+    "PROBLEMS",
+    "ApiError",
+    "ProblemType",
+    "RequestRefused",
+    "problem",
+    "problem_for",
+    "register_error_handlers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +56,8 @@ PROBLEM_BASE = "tag:tsapi,2026:problem:"
 
 
 class ApiError(Exception):
-    """An error raised by the API layer itself (not the data layer), with its status."""
-
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.slug, self.title, self.detail, self.extra = (
-            status,
-            slug,
-            title,
-            detail,
-            extra,
-        )
-
-
-class RequestRefused(ApiError):
-    """A request turned away before its handler ran, or stopped: 401, 403, 429, 504.
-
-    Unlike other API errors it carries response headers (``WWW-Authenticate``,
-    ``Retry-After``); the classes are in :mod:`api.security.errors`.
-    """
+    """An error raised by the API layer itself (not the data layer), with its status and,
+    optionally, response headers."""
 
     def __init__(
         self,
@@ -72,8 +68,15 @@ class RequestRefused(ApiError):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(status, slug, title, detail, **extra)
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.headers = dict(headers or {})
+        self.extra = extra
+
+
+class RequestRefused(ApiError):
+    """A request turned away before its handler ran, or stopped: 401, 403, 429, 504 (the
+    classes are in :mod:`api.security.errors`)."""
 
 
 def problem(
@@ -109,119 +112,66 @@ def _validation_errors(exc: Exception) -> list[dict[str, Any]]:
     return [{"field": "body", "message": str(exc)}]
 
 
-def _rejected_points(
-    *, duplicates: bool, count: int, written: int, rejected: list[dict[str, Any]], **extra: Any
-) -> Response:
-    """Points the server refused: 409 when all were blocked duplicates, else 422."""
-    if extra.get("atomic"):
-        outcome = "are invalid; nothing was written (atomic)"
-    else:
-        outcome = f"were rejected and {written} written"
-    return problem(
-        409 if duplicates else 422,
-        "duplicate-blocked" if duplicates else "points-rejected",
-        "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
-        f"{count} point(s) {outcome}; see 'rejected' for each point and the reason",
-        written=written,
-        **extra,
-        rejected=rejected,
-        rejected_count=count,
-    )
+@dataclass(frozen=True)
+class ProblemType:
+    """How one domain error class is answered."""
+
+    status: int
+    slug: str
+    title: str
+    extra: Callable[[Any], dict[str, Any]] = lambda _exc: {}
+    detail: Callable[[Any], str] = str
+    headers: dict[str, str] | None = None
 
 
-def register_error_handlers(app: Quart) -> None:
-    """Install one handler per error type on ``app``."""
-    # imported here: the bulk writer pulls in pyarrow, which the CLI need not load
-    from tsdb.bulk import IngestRejected
+def _key(exc: Any) -> dict[str, Any]:
+    return {"key": exc.key}
 
-    @app.errorhandler(ApiError)
-    async def api_error(exc: ApiError) -> Response:
-        return problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
 
-    @app.errorhandler(RequestRefused)
-    async def request_refused(exc: RequestRefused) -> Response:
-        return problem(
-            exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **exc.extra
-        )
+PROBLEMS: dict[type[BaseException], ProblemType] = {
+    SeriesNotFound: ProblemType(404, "series-not-found", "Series not found", _key),
+    RuleNotFound: ProblemType(404, "rule-not-found", "Compaction rule not found"),
+    SeriesExists: ProblemType(409, "series-exists", "Series already exists", _key),
+    RuleConflict: ProblemType(409, "rule-conflict", "Compaction rule conflict"),
+    InvalidInput: ProblemType(
+        422,
+        "invalid-input",
+        "Invalid input",
+        lambda exc: {"errors": exc.errors} if exc.errors else {},
+    ),
+    StoreTimeout: ProblemType(
+        504,
+        "store-timeout",
+        "Time-series store did not answer",
+        detail=lambda _exc: "Redis did not answer in time; retry shortly",
+        headers={"Retry-After": "1"},
+    ),
+    StoreUnavailable: ProblemType(
+        503,
+        "store-unavailable",
+        "Time-series store unavailable",
+        detail=lambda _exc: "Redis cannot be reached right now; retry shortly",
+        headers={"Retry-After": "1"},
+    ),
+    UnknownJobType: ProblemType(422, "unknown-job-type", "Unknown job type"),
+    ScheduleNotFound: ProblemType(404, "schedule-not-found", "Schedule not found"),
+    JobNotFound: ProblemType(404, "job-not-found", "Job not found"),
+    JobNotFinished: ProblemType(
+        409, "job-not-finished", "Job not finished", lambda exc: {"job_status": exc.status}
+    ),
+    DependencyFailed: ProblemType(409, "dependency-failed", "Dependency failed"),
+    JobNotCancelable: ProblemType(409, "job-ended", "Job already ended"),
+}
+"""Domain errors and their answers; a subclass not listed takes its nearest parent's row."""
 
-    @app.errorhandler(SeriesNotFound)
-    async def series_not_found(exc: SeriesNotFound) -> Response:
-        return problem(404, "series-not-found", "Series not found", str(exc), key=exc.key)
 
-    @app.errorhandler(RuleNotFound)
-    async def rule_not_found(exc: RuleNotFound) -> Response:
-        return problem(404, "rule-not-found", "Compaction rule not found", str(exc))
-
-    @app.errorhandler(SeriesExists)
-    async def series_exists(exc: SeriesExists) -> Response:
-        return problem(409, "series-exists", "Series already exists", str(exc), key=exc.key)
-
-    @app.errorhandler(RuleConflict)
-    async def rule_conflict(exc: RuleConflict) -> Response:
-        return problem(409, "rule-conflict", "Compaction rule conflict", str(exc))
-
-    @app.errorhandler(WriteRejected)
-    async def write_rejected(exc: WriteRejected) -> Response:
-        return _rejected_points(
-            duplicates=exc.all_duplicates,
-            count=len(exc.rejected),
-            written=exc.written,
-            rejected=[asdict(e) for e in exc.rejected[:1000]],
-        )
-
-    @app.errorhandler(IngestRejected)
-    async def ingest_rejected(exc: IngestRejected) -> Response:
-        return _rejected_points(
-            duplicates=exc.rejections.all_duplicates,
-            count=exc.rejections.count,
-            written=exc.written,
-            rejected=exc.rejections.as_dicts(),
-            atomic=exc.atomic,
-            created=exc.created,
-        )
-
-    @app.errorhandler(InvalidInput)
-    async def invalid_input(exc: InvalidInput) -> Response:
-        extra: dict[str, Any] = {"errors": exc.errors} if exc.errors else {}
-        return problem(422, "invalid-input", "Invalid input", str(exc), **extra)
-
-    @app.errorhandler(StoreUnavailable)
-    async def store_unavailable(exc: StoreUnavailable) -> Response:
-        log.warning("store unavailable: %s", exc)
-        return problem(
-            503,
-            "store-unavailable",
-            "Time-series store unavailable",
-            "Redis cannot be reached right now; retry shortly",
-            headers={"Retry-After": "1"},
-        )
-
-    @app.errorhandler(UnknownJobType)
-    async def unknown_job_type(exc: UnknownJobType) -> Response:
-        return problem(422, "unknown-job-type", "Unknown job type", str(exc))
-
-    @app.errorhandler(ScheduleNotFound)
-    async def schedule_not_found(exc: ScheduleNotFound) -> Response:
-        return problem(404, "schedule-not-found", "Schedule not found", str(exc))
-
-    @app.errorhandler(JobNotFound)
-    async def job_not_found(exc: JobNotFound) -> Response:
-        return problem(404, "job-not-found", "Job not found", str(exc))
-
-    @app.errorhandler(JobNotFinished)
-    async def job_not_finished(exc: JobNotFinished) -> Response:
-        return problem(409, "job-not-finished", "Job not finished", str(exc), job_status=exc.status)
-
-    @app.errorhandler(DependencyFailed)
-    async def dependency_failed(exc: DependencyFailed) -> Response:
-        return problem(409, "dependency-failed", "Dependency failed", str(exc))
-
-    @app.errorhandler(JobNotCancelable)
-    async def job_not_cancelable(exc: JobNotCancelable) -> Response:
-        return problem(409, "job-ended", "Job already ended", str(exc))
-
-    @app.errorhandler(RequestSchemaValidationError)
-    async def schema_error(exc: RequestSchemaValidationError) -> Response:
+def problem_for(exc: BaseException) -> Response:
+    """The problem+json answer to ``exc``."""
+    if isinstance(exc, ApiError):
+        return problem(exc.status, exc.slug, exc.title, exc.detail, exc.headers, **exc.extra)
+    if isinstance(exc, WriteRejected):
+        return _rejected_points(exc)
+    if isinstance(exc, RequestSchemaValidationError):
         return problem(
             422,
             "invalid-input",
@@ -229,30 +179,68 @@ def register_error_handlers(app: Quart) -> None:
             "the request does not match the expected schema",
             errors=_validation_errors(exc.validation_error),
         )
-
-    @app.errorhandler(UnicodeDecodeError)
-    async def undecodable_body(exc: UnicodeDecodeError) -> Response:
-        # a JSON body that is not UTF-8 (Quart decodes it before anything can parse it)
+    if isinstance(exc, UnicodeDecodeError):  # a JSON body that is not UTF-8
         return problem(
             400, "malformed-json", "Malformed JSON", f"the request body is not UTF-8: {exc}"
         )
+    if isinstance(exc, HTTPException):
+        return _http_problem(exc)
+    for cls in type(exc).__mro__:
+        kind = PROBLEMS.get(cls)
+        if kind is not None:
+            if isinstance(exc, StoreUnavailable):
+                log.warning("store unavailable: %s", exc)
+            return problem(
+                kind.status,
+                kind.slug,
+                kind.title,
+                kind.detail(exc),
+                kind.headers,
+                **kind.extra(exc),
+            )
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return problem(500, "", "Internal Server Error", "an unexpected error occurred")
 
-    @app.errorhandler(HTTPException)
-    async def http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        detail = exc.description
-        if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            detail = f"the request body is larger than the limit of {limit} bytes"
-        elif status == 400 and request.mimetype == "application/json":
-            detail = "the request body is not valid JSON"
-        elif status == 415:
-            detail = f"this endpoint does not accept {request.mimetype or 'a body without type'}"
-        headers = dict(exc.get_headers()) if status == 405 else None
-        allow = {"Allow": headers["Allow"]} if headers and "Allow" in headers else None
-        return problem(status, "", exc.name, detail, headers=allow)
+
+def _rejected_points(exc: WriteRejected) -> Response:
+    """Points the server refused: 409 when all were blocked duplicates, else 422."""
+    duplicates = exc.rejections.all_duplicates
+    if exc.atomic:
+        outcome = "are invalid; nothing was written (atomic)"
+    else:
+        outcome = f"were rejected and {exc.written} written"
+    return problem(
+        409 if duplicates else 422,
+        "duplicate-blocked" if duplicates else "points-rejected",
+        "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
+        f"{exc.rejections.count} point(s) {outcome}; see 'rejected' for each point and the reason",
+        written=exc.written,
+        atomic=exc.atomic,
+        created=exc.created,
+        rejected=exc.rejections.as_dicts(),
+        rejected_count=exc.rejections.count,
+        **ignored_fields(exc.ignored),
+    )
+
+
+def _http_problem(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    detail = exc.description
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        detail = f"the request body is larger than the limit of {limit} bytes"
+    elif status == 400 and request.mimetype == "application/json":
+        detail = "the request body is not valid JSON"
+    elif status == 415:
+        detail = f"this endpoint does not accept {request.mimetype or 'a body without type'}"
+    headers = dict(exc.get_headers()) if status == 405 else None
+    allow = {"Allow": headers["Allow"]} if headers and "Allow" in headers else None
+    return problem(status, "", exc.name, detail, headers=allow)
+
+
+def register_error_handlers(app: Quart) -> None:
+    """Answer every error raised while handling a request on ``app`` with a problem."""
 
     @app.errorhandler(Exception)
-    async def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "", "Internal Server Error", "an unexpected error occurred")
+    async def handle(exc: Exception) -> Response:
+        return problem_for(exc)

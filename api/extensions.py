@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import current_app
 
-from api.settings import Settings
+from core.settings import Settings
 from tsdb.store import TimeSeriesStore
 from workers.queue import JobQueue
 

@@ -1,6 +1,6 @@
 """Keeping a serving app in step with the shared settings in Redis.
 
-``install(app)`` reads the shared settings (:mod:`api.shared_config`) when serving starts,
+``install(app)`` reads the shared settings (:mod:`core.shared_config`) when serving starts,
 then again every ``config_refresh`` seconds in a background task, and applies what changed:
 the body size limit, the job queue's timeout, result TTL and retries, the TS.MADD chunk
 size, and the rate limits (the access guard is rebuilt on the next request).
@@ -16,8 +16,8 @@ from quart import Quart
 
 from api.extensions import JOBS, SETTINGS, STORE
 from api.security.access import GUARD
-from api.settings import Settings
-from api.shared_config import SharedSettings
+from core.settings import Settings
+from core.shared_config import SharedSettings
 
 __all__ = ["apply", "install"]
 

@@ -22,10 +22,9 @@ from prometheus_client import (
     generate_latest,
 )
 from quart import Quart, Response, current_app, g, request
-from redis.exceptions import RedisError
 from rq import Worker
 
-from tsdb.errors import StoreUnavailable
+from tsdb.faults import translate
 from workers.queue import JobQueue
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "install_metrics", "metrics"]
@@ -84,14 +83,12 @@ class Metrics:
     def read_jobs(self, queue: JobQueue) -> None:
         """Set the job figures from Redis (blocking: run it in a thread)."""
         rq_queue = queue.queue
-        try:
+        with translate():
             self.queue_length.set(rq_queue.count)
             for state in JOB_STATES:
                 registry = getattr(rq_queue, f"{state}_job_registry")
                 self.jobs.labels(state).set(registry.count)
             self.workers.set(Worker.count(connection=queue.connection, queue=rq_queue))
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
 
     def render(self) -> bytes:
         """Every figure in Prometheus' text format."""

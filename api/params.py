@@ -10,7 +10,7 @@ from api.reading import ReadOptions, wants_csv
 from api.schemas import DurationIn, PageArgs, QueryArgs, RangeArgs, SeriesCreate, SeriesPatch
 from tsdb.errors import InvalidInput
 from tsdb.models import MultiRangeQuery, RangeQuery, SeriesConfig
-from tsdb.timefmt import now_ms, parse_bound, parse_duration, parse_timestamp
+from tsdb.timefmt import now_ms, parse_alignment, parse_bound, parse_duration, parse_timestamp
 
 __all__ = ["multi_range_query", "parse_points", "range_query", "series_config"]
 
@@ -62,7 +62,7 @@ def range_query(args: RangeArgs) -> RangeQuery:
         align = (
             args.align
             if args.align in ("start", "end")
-            else parse_timestamp(args.align, "align", now)
+            else parse_alignment(args.align, "align", now)
         )
     return RangeQuery(
         from_ts=parse_bound(args.from_, "from", now),

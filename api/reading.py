@@ -14,11 +14,12 @@ from quart import Response, request
 
 from api.responses import dumps, json_response
 from tsdb.errors import InvalidQuery
-from tsdb.models import Aggregation, MultiRangeQuery, Point, RangeQuery
-from tsdb.paging import iter_range, next_page, resolve_align
+from tsdb.models import Aggregation, BucketTimestamp, MultiRangeQuery, Point, RangeQuery
+from tsdb.paging import count_samples, data_bounds, iter_range, next_page, resolve_align
 from tsdb.store import TimeSeriesStore
 from tsdb.transforms import (
     Apply,
+    Edges,
     Fill,
     FillPolicy,
     Function,
@@ -46,14 +47,33 @@ class ReadOptions:
     cursor: int | None = None
     default_max_points: int = 2000
 
-    def transforms(self) -> list[Transform]:
-        """Fresh transform state for one series."""
+    def transforms(self, query: RangeQuery | None = None) -> list[Transform]:
+        """Fresh transform state for one series read by ``query`` (once aligned): empty
+        buckets reach the requested bounds when they are given, then fill, then fn."""
         steps: list[Transform] = []
+        if query is not None and query.empty and self.limit is None and self.cursor is None:
+            edges = _edges(query)
+            if edges is not None:
+                steps.append(edges)
         if self.fill is not None:
             steps.append(Fill(self.fill))
         if self.fn is not None:
             steps.append(Apply(self.fn))
         return steps
+
+
+def _edges(query: RangeQuery) -> Edges | None:
+    """The :class:`Edges` step of an aggregated EMPTY query, if it has a bound to reach."""
+    if query.aggregation is None or not query.bucket_ms:
+        return None
+    if query.from_ts is None and query.to_ts is None:
+        return None
+    bucket = int(query.bucket_ms)
+    align = query.align if isinstance(query.align, int) else 0
+    offset = {BucketTimestamp.END: bucket, BucketTimestamp.MID: bucket // 2}.get(
+        query.bucket_timestamp or BucketTimestamp.START, 0
+    )
+    return Edges(query.from_ts, query.to_ts, bucket, align, offset, query.reverse)
 
 
 def wants_csv(format_param: str | None) -> bool:
@@ -64,37 +84,6 @@ def wants_csv(format_param: str | None) -> bool:
     return (
         best == CSV and request.accept_mimetypes[CSV] > request.accept_mimetypes["application/json"]
     )
-
-
-async def _bounds(
-    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery
-) -> tuple[int, int] | None:
-    if query.from_ts is not None and query.to_ts is not None:
-        return query.from_ts, query.to_ts
-    infos = await asyncio.gather(*(store.info(k) for k in keys))
-    firsts = [i.first_timestamp for i in infos if i.first_timestamp is not None]
-    lasts = [i.last_timestamp for i in infos if i.last_timestamp is not None]
-    if not firsts:
-        return None
-    low = query.from_ts if query.from_ts is not None else min(firsts)
-    high = query.to_ts if query.to_ts is not None else max(lasts)
-    return (low, high) if low <= high else None
-
-
-async def _count(store: TimeSeriesStore, key: str, low: int, high: int, query: RangeQuery) -> int:
-    counted = replace(
-        query,
-        from_ts=low,
-        to_ts=high,
-        aggregation=Aggregation.COUNT,
-        bucket_ms=high - low + 1,
-        align=low,
-        bucket_timestamp=None,
-        empty=False,
-        count=None,
-        reverse=False,
-    )
-    return int(sum(p[1] for p in await store.range(key, counted)))
 
 
 async def plan(
@@ -114,7 +103,7 @@ async def plan(
         query = replace(query, empty=True)
     query = await _planned_bucket(store, keys, query, options)
     if query.empty and query.aggregation is not None and query.bucket_ms:
-        bounds = await _bounds(store, keys, query)
+        bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
         if bounds and (bounds[1] - bounds[0]) // query.bucket_ms > MAX_EMPTY_BUCKETS:
             raise InvalidQuery(
                 f"empty/fill over this range would make more than {MAX_EMPTY_BUCKETS} buckets: "
@@ -133,12 +122,12 @@ async def _planned_bucket(
         if options.max_points is not None and query.bucket_ms is not None:
             raise InvalidQuery("give either bucket or max_points, not both")
         return query
-    bounds = await _bounds(store, keys, query)
+    bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
     if bounds is None:
         return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
-        counts = await asyncio.gather(*(_count(store, k, low, high, query) for k in keys))
+        counts = await asyncio.gather(*(count_samples(store, k, low, high, query) for k in keys))
         if max(counts, default=0) <= max_points:
             return query
         query = replace(query, aggregation=Aggregation.AVG)
@@ -181,7 +170,7 @@ def _json_rows(rows: Sequence[Sequence[Any]]) -> bytes:
 async def _pages(
     store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
 ) -> AsyncIterator[Rows]:
-    transforms = options.transforms()
+    transforms = options.transforms(query)
     async for page in iter_range(store, key, query):
         rows = pipeline(transforms, page)
         if rows:
@@ -250,7 +239,7 @@ async def _one_page(
     points: list[Point] = []
     async for page in iter_range(store, key, replace(query, count=limit)):
         points.extend(page)
-    transforms = options.transforms()
+    transforms = options.transforms(query)
     rows = [*pipeline(transforms, points), *finish(transforms)]
     following = next_page(query, int(points[-1][0])) if len(points) == limit else None
     cursor = None
@@ -313,10 +302,11 @@ async def _grouped(
 ) -> Response:
     keys = await store.keys(query.filters)
     planned = await plan(store, keys, query.range, options) if keys else query.range
-    result = await store.mrange(replace(query, range=resolve_align(planned)))
+    aligned = resolve_align(planned)
+    result = await store.mrange(replace(query, range=aligned))
     series = []
     for item in result:
-        transforms = options.transforms()
+        transforms = options.transforms(aligned)
         rows = [*pipeline(transforms, item.points), *finish(transforms)]
         series.append((item.key, item.labels, rows))
     if options.csv:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from core.fields import DurationIn, StrictModel, StrList, TimeIn
 from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, Encoding, Reducer
 from tsdb.transforms import FillPolicy, Function
 
@@ -13,6 +14,7 @@ __all__ = [
     "DeleteResult",
     "DeletedPerSeries",
     "HealthOut",
+    "IgnoredPoint",
     "LabelValuesOut",
     "LabelsOut",
     "LatestOut",
@@ -38,23 +40,6 @@ __all__ = [
     "WriteArgs",
     "WriteResult",
 ]
-
-
-def _as_list(value: Any) -> Any:
-    """A query parameter given once arrives as a string: make it a one-item list."""
-    return [value] if isinstance(value, str) else value
-
-
-StrList = Annotated[list[str], BeforeValidator(_as_list)]
-TimeIn = Annotated[
-    int | str,
-    Field(description="Epoch ms, ISO-8601 (2024-01-31T12:00:00Z) or relative (now, -15m, -1h)"),
-]
-DurationIn = Annotated[int | str, Field(description="Milliseconds or 30s, 5m, 1h, 1d, 1w")]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 # -- series --------------------------------------------------------------------------------
@@ -151,9 +136,24 @@ class WriteArgs(StrictModel):
     create: bool = Field(False, description="Create the series (with body labels) if missing")
 
 
+class IgnoredPoint(BaseModel):
+    """A point that was not stored because the series' IGNORE filter dropped it."""
+
+    index: int | None = Field(None, description="Its index in a JSON body")
+    line: int | None = Field(None, description="Its line in a text body")
+    key: str | None = None
+    t: int | None = None
+    v: float | None = None
+    reason: str
+
+
 class WriteResult(BaseModel):
-    written: int
+    written: int = Field(description="Points stored")
     created: bool = False
+    ignored: int = Field(0, description="Points the series' IGNORE filter dropped (not stored)")
+    ignored_points: list[IgnoredPoint] = Field(
+        default_factory=list, description="Each ignored point (the first 1,000)"
+    )
 
 
 class DeleteResult(BaseModel):
@@ -167,7 +167,9 @@ class RangeArgs(StrictModel):
     to: TimeIn | None = Field(None, description="End (inclusive); '+' = last")
     agg: Aggregation | None = Field(None, description="Aggregator per bucket")
     bucket: DurationIn | None = Field(None, description="Bucket width with agg")
-    align: str | None = Field(None, description="Bucket alignment: start, end or a timestamp")
+    align: str | None = Field(
+        None, description="Bucket alignment: start, end, a timestamp or a duration from the epoch"
+    )
     bucket_timestamp: BucketTimestamp | None = None
     empty: bool = Field(False, description="Report empty buckets too")
     filter_by_value: str | None = Field(None, description="'min,max': keep values in range")
@@ -221,8 +223,10 @@ class QueryOut(BaseModel):
 
 
 class LatestArgs(StrictModel):
-    filter: StrList
-    latest: bool = False
+    filter: StrList = Field(description="Label filter, repeatable: city=austin, kind!=test")
+    latest: bool = Field(False, description="On a compacted series, the still-open bucket")
+    with_labels: bool = Field(True, description="Return each series' labels")
+    selected_labels: StrList | None = Field(None, description="Return only these labels")
 
 
 class LatestItem(BaseModel):
@@ -245,7 +249,9 @@ class RuleIn(StrictModel):
     dest: str
     agg: Aggregation
     bucket: DurationIn
-    align: TimeIn = 0
+    align: TimeIn = Field(
+        0, description="Bucket alignment: a timestamp, or a duration from the epoch (10m)"
+    )
     create_dest: bool = Field(True, description="Create the destination series if missing")
     dest_labels: dict[str, str] = Field(default_factory=dict)
 

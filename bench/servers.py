@@ -68,7 +68,7 @@ def running_redis(data_dir: Path) -> Iterator[EmbeddedRedis]:
 def _tsapi() -> list[str]:
     """How to run the ``tsapi`` CLI of this interpreter's environment."""
     script = Path(sys.executable).with_name("tsapi")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tsapi"]
 
 
 def api_command(port: int, workers: int = 1) -> list[str]:

@@ -5,6 +5,8 @@
 #  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
 #  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
 #  - for make bench: wrk (concurrent readers);
+#  - for the container images and tests: podman (with runc and netavark) and debootstrap, and a
+#    containers.conf drop-in that lets containers start on this kind of machine (see below);
 #  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
 #    against (tests start their own binary; the package's systemd service plays no part).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
@@ -16,9 +18,38 @@ ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 command -v openssl >/dev/null || tools+=(openssl)
 command -v ip >/dev/null || tools+=(iproute2)
 command -v wrk >/dev/null || tools+=(wrk)  # make bench's concurrent readers
+# make images and the container tests (tests/containers)
+command -v podman >/dev/null || tools+=(podman)
+command -v runc >/dev/null || tools+=(runc)
+command -v catatonit >/dev/null || tools+=(catatonit)  # the pause process of `podman kube play` pods
+[ -x /usr/lib/podman/netavark ] || tools+=(netavark aardvark-dns)
+command -v debootstrap >/dev/null || tools+=(debootstrap)
 command -v prometheus >/dev/null || tools+=(prometheus)  # tests/promql's reference
+
+# crun fails on a hybrid cgroup layout, and podman's default ulimits ask for more than the
+# hard limits of some machines (`setrlimit ... Operation not permitted`): runc, cgroupfs and
+# modest ulimits work everywhere. netavark (with aardvark-dns) gives compose networks DNS.
+containers_conf() {
+  local conf=/etc/containers/containers.conf.d/50-tsapi.conf want
+  want='[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+
+[network]
+network_backend = "netavark"'
+  [ "$(cat "$conf" 2>/dev/null)" = "$want" ] && return 0
+  $SUDO mkdir -p "$(dirname "$conf")"
+  printf '%s\n' "$want" | $SUDO tee "$conf" >/dev/null
+  echo "provision: wrote $conf"
+}
+
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
-  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk and prometheus are present"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  containers_conf
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, podman, debootstrap and prometheus are present"
   exit 0
 fi
 
@@ -58,4 +89,5 @@ if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
   # The package's own service (port 9090) is not used: the tests start their own binary.
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
+containers_conf
 echo "provision: installed ${pkgs[*]}"

@@ -6,7 +6,6 @@ import io
 import logging
 import threading
 import weakref
-from types import TracebackType
 from typing import Final
 
 from bokeh.embed import file_html
@@ -63,12 +62,7 @@ class PngRenderer:
     def __enter__(self) -> PngRenderer:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:

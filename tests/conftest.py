@@ -17,7 +17,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from api.app import create_app
-from api.settings import Settings
+from core.settings import Settings
 from tsdb.connection import connect
 from tsdb.embedded import EmbeddedRedis
 from tsdb.store import TimeSeriesStore
@@ -100,7 +100,7 @@ def run_worker(worker_env: dict[str, str]) -> Callable[..., None]:
 
     def run(**env: str) -> None:
         done = subprocess.run(
-            [sys.executable, "-m", "api", "worker", "--burst"],
+            [sys.executable, "-m", "tsapi", "worker", "--burst"],
             env={**worker_env, **env},
             capture_output=True,
             timeout=180,
@@ -127,5 +127,7 @@ def client(app: Quart) -> QuartClient:
 async def store(redis_url: str) -> AsyncIterator[TimeSeriesStore]:
     """Direct access to the data layer, for tests of tsdb/."""
     client = connect(redis_url)
-    yield TimeSeriesStore(client)
+    data = TimeSeriesStore(client)
+    await data.prepare()
+    yield data
     await client.aclose()

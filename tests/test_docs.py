@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from api.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ def start_api(redis_url: str, port: int, *, keep_output: bool = False) -> subpro
     env = {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}
     output = subprocess.PIPE if keep_output else subprocess.DEVNULL
     return subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port)],
+        [sys.executable, "-m", "tsapi", "serve", "--port", str(port)],
         env=env,
         stdout=output,
         stderr=output,
@@ -77,7 +77,7 @@ def test_serve_refuses_to_start_without_redis() -> None:
     _, err = process.communicate(timeout=30)
     assert process.returncode != 0
     message = err.decode().strip().splitlines()[-1]
-    assert message.startswith("Error: cannot start: cannot reach Redis")
+    assert message.startswith("Error: cannot start: Redis is unreachable")
 
 
 def test_serve_refuses_a_redis_without_the_module(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ casts and joins (no per-sample Python work), and streams them on one connection 
 next batch is being parsed; the server's per-sample replies are mapped back to positions.
 
 Points that cannot be written are collected as :class:`Rejection` entries in a bounded
-:class:`Rejections` list; :class:`IngestRejected` carries them to the API. Besides
+:class:`Rejections` list; :class:`WriteRejected` carries them to the API. Besides
 :mod:`tsdb.store`, this is the only module that speaks TimeSeries commands.
 """
 
@@ -16,53 +16,46 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
 
-from tsdb.connection import Client
-from tsdb.errors import InvalidInput, StoreUnavailable, TsdbError
+from tsdb.connection import Client, ServerDefaults, server_defaults
+from tsdb.errors import InvalidInput, StoreUnavailable
+from tsdb.faults import (
+    DOES_NOT_EXIST,
+    DUPLICATE,
+    IGNORED,
+    RETENTION,
+    guarded,
+    module_message,
+    point_reason,
+    translate,
+)
+from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
+from tsdb.models import DEFAULT_DUPLICATE_POLICY
+from tsdb.rejections import Rejections
 
-__all__ = [
-    "REJECTIONS_CAP",
-    "Batch",
-    "BulkWriter",
-    "IngestRejected",
-    "Rejection",
-    "Rejections",
-    "WriteSummary",
-    "point_reason",
-]
+__all__ = ["Batch", "BulkWriter", "WriteSummary"]
 
 log = logging.getLogger(__name__)
-
-REJECTIONS_CAP = 1_000
-"""Rejections listed in full; beyond this only the count grows."""
 
 SEND_SAMPLES = 20_000
 """Samples encoded and sent at a time, so that Redis works while the next ones are encoded."""
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
-PosName = Literal["index", "line"]
-
-_NOT_FOUND = ("the key does not exist", "the key is not a TSDB key")
-_DOES_NOT_EXIST = "series does not exist"
-_DUPLICATE = "duplicate timestamp blocked by the series' duplicate policy"
-_RETENTION = "timestamp is older than the series' retention window"
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -96,6 +89,19 @@ class Batch:
             self.vs[selector],
             self.pos[selector],
             self.labels,
+        )
+
+    @staticmethod
+    def of_points(points: Sequence[tuple[str, int, float]]) -> Batch:
+        """A batch of ``(key, t, v)`` tuples; a point's position is its index."""
+        table: dict[str, int] = {}
+        codes = [table.setdefault(key, len(table)) for key, _, _ in points]
+        return Batch(
+            list(table),
+            _i64(codes),
+            _i64([t for _, t, _ in points]),
+            np.array([v for _, _, v in points], dtype=np.float64),
+            np.arange(len(points), dtype=np.int64),
         )
 
     @staticmethod
@@ -139,114 +145,24 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Rejection:
-    """A point (or a whole line) that was not written, and why."""
-
-    pos: int
-    reason: str
-    key: str | None = None
-    t: int | None = None
-    v: float | None = None
-
-    def as_dict(self, pos_name: PosName) -> dict[str, Any]:
-        """The JSON shape: ``{index|line, key?, t?, v?, reason}``."""
-        out: dict[str, Any] = {pos_name: self.pos}
-        if self.key is not None:
-            out["key"] = self.key
-        if self.t is not None:
-            out["t"] = self.t
-        if self.v is not None:
-            out["v"] = self.v
-        out["reason"] = self.reason
-        return out
-
-
-class Rejections:
-    """Every rejection is counted; the first :data:`REJECTIONS_CAP` by position are kept."""
-
-    def __init__(self, pos_name: PosName, cap: int = REJECTIONS_CAP) -> None:
-        self.pos_name: PosName = pos_name
-        self.cap = cap
-        self.count = 0
-        self._items: list[Rejection] = []
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
-    def add(self, rejection: Rejection) -> None:
-        """Record one rejection."""
-        self.count += 1
-        self._items.append(rejection)
-        if len(self._items) >= 2 * self.cap:
-            self._trim()
-
-    def extend(self, rejections: Iterable[Rejection]) -> None:
-        """Record several rejections."""
-        for rejection in rejections:
-            self.add(rejection)
-
-    def reject_points(self, batch: Batch, selector: npt.NDArray[Any], reason: str) -> None:
-        """Reject the points of ``batch`` picked by ``selector``, all for one reason."""
-        indexes = np.flatnonzero(selector) if selector.dtype == np.bool_ else selector
-        self.count += len(indexes)
-        room = 2 * self.cap - len(self._items)
-        for i in indexes[: max(room, 0)].tolist():
-            self._items.append(
-                Rejection(
-                    int(batch.pos[i]),
-                    reason,
-                    batch.keys[batch.codes[i]],
-                    int(batch.ts[i]),
-                    float(batch.vs[i]),
-                )
-            )
-        if len(self._items) >= 2 * self.cap:
-            self._trim()
-
-    @property
-    def items(self) -> list[Rejection]:
-        """The kept rejections, ordered by position."""
-        self._trim()
-        return list(self._items)
-
-    @property
-    def all_duplicates(self) -> bool:
-        """True when every kept rejection is a duplicate blocked by the policy."""
-        return all(r.reason == _DUPLICATE for r in self._items)
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """The kept rejections in their JSON shape."""
-        return [r.as_dict(self.pos_name) for r in self.items]
-
-    def _trim(self) -> None:
-        self._items.sort(key=lambda r: r.pos)
-        del self._items[self.cap :]
-
-
-@dataclass(frozen=True)
 class WriteSummary:
-    """What a bulk write did."""
+    """What a write did: points stored, series created, series written to, and the points
+    the series' IGNORE filter dropped as near-duplicates (not stored, not an error)."""
 
     written: int
     created: int
     series: int
+    ignored: Rejections
 
 
-class IngestRejected(TsdbError):
-    """Some points of a bulk write were refused (by the parser, the validation or the server).
+@dataclass
+class _Series:
+    """What the writer knows of one series it writes to."""
 
-    ``written`` points went in (0 in atomic mode); ``rejections`` lists the others.
-    """
-
-    def __init__(
-        self, rejections: Rejections, written: int, created: int = 0, atomic: bool = False
-    ) -> None:
-        self.rejections = rejections
-        self.written = written
-        self.created = created
-        self.atomic = atomic
-        nothing = "; nothing was written" if atomic else ""
-        super().__init__(f"{rejections.count} point(s) rejected, {written} written{nothing}")
+    retention: int = 0  # ms; 0 keeps samples forever
+    top: int | None = None  # the newest timestamp the series holds, as far as known
+    # Accepted samples that a newer one may still push out of the retention window.
+    held: Batch | None = None
 
 
 # -- the writer ---------------------------------------------------------------------------------
@@ -260,13 +176,18 @@ class _Sent:
     commands: list[tuple[str, int, int]]  # ("create", code, 0) or ("madd", start, end)
 
 
+@guarded
 class BulkWriter:
     """Writes batches with pipelined TS.MADD on one connection; use as ``async with``.
 
     ``create`` makes missing series (TS.CREATE with ``labels``, the batch's labels for that key
-    and ``create_options`` such as ``["DUPLICATE_POLICY", "LAST"]``) in the same pipeline as
-    the samples. Without it, points of missing series are rejected with "series does not
-    exist". Refused points go to ``rejections``; :meth:`finish` returns the summary.
+    and ``create_options`` such as ``["DUPLICATE_POLICY", "LAST"]``; tsapi's default policy is
+    LAST) in the same pipeline as the samples, through the ``tsapi_ensure`` function, which
+    also reports an existing series' retention. Without it, points of missing series are
+    rejected with "series does not exist". Refused points go to ``rejections``, points the
+    series' IGNORE filter dropped to ``ignored``, and accepted points that a newer one pushed
+    out of the series' retention window are moved from written to rejected, so that
+    ``written`` counts exactly what was stored; :meth:`finish` returns the summary.
 
     On a standalone Redis the RESP bytes are built here and written on one pooled connection;
     on a cluster (or with ``raw=False``) commands go through a redis-py pipeline, one key per
@@ -293,12 +214,15 @@ class BulkWriter:
         self.raw = isinstance(client, Redis) if raw is None else raw and isinstance(client, Redis)
         self.written = 0
         self.created = 0
+        self.ignored = Rejections(rejections.pos_name)
         self._valid: dict[str, str | None] = {}  # key -> None if valid, else the reason
-        self._ensured: set[str] = set()  # keys created or known to exist
+        self._series: dict[str, _Series] = {}  # series ensured (created or found) so far
         self._create_failed: dict[str, str] = {}
+        self._functions_missing = False
         self._touched: set[str] = set()
         self._pending: list[_Sent] = []
         self._conn: AbstractConnection | None = None
+        self._defaults: ServerDefaults | None = None
 
     async def __aenter__(self) -> BulkWriter:
         return self
@@ -329,6 +253,8 @@ class BulkWriter:
     async def write(self, batch: Batch) -> None:
         """Send ``batch``; then read the replies of the batches sent before it."""
         batch = self._valid_points(_sorted(batch))
+        if self.create and self._defaults is None:
+            self._defaults = await server_defaults(self.client)
         if len(batch):
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
             if self.raw:
@@ -342,7 +268,7 @@ class BulkWriter:
         """Read every outstanding reply; return what was written."""
         while self._pending:
             await self._read_raw(self._pending.pop(0))
-        return WriteSummary(written=self.written, created=self.created, series=len(self._touched))
+        return WriteSummary(self.written, self.created, len(self._touched), self.ignored)
 
     async def preflight(self, batch: Batch) -> None:
         """Reject what the server would refuse, before anything is written (atomic mode).
@@ -357,33 +283,32 @@ class BulkWriter:
         unique = np.array(_codes_in(batch), dtype=np.int64)
         keys = [batch.keys[c] for c in unique.tolist()]
         infos = await self._infos(keys)
-        default_policy: str | None = None
         starts = np.searchsorted(batch.codes, unique, side="left")
         ends = np.searchsorted(batch.codes, unique, side="right")
         for key, info, start, end in zip(keys, infos, starts, ends, strict=True):
             part = np.arange(start, end)
             if info is None:
                 if not self.create:
-                    self.rejections.reject_points(batch, part, _DOES_NOT_EXIST)
+                    self.rejections.reject_points(batch, part, DOES_NOT_EXIST)
                     continue
-                policy = _option(self.create_options, "DUPLICATE_POLICY")
-                if policy is None:
-                    default_policy = default_policy or await self._default_policy()
-                    policy = default_policy
+                policy = self._create_policy()
                 if policy.lower() == "block":
                     self._reject_repeats(batch, part)
+                given = _option(self.create_options, "RETENTION")
+                window = int(given) if given else (await server_defaults(self.client)).retention_ms
+                if window:
+                    old = batch.ts[start:end] < int(batch.ts[end - 1]) - window
+                    self.rejections.reject_points(batch, part[old], RETENTION)
                 continue
             ts = batch.ts[start:end]
             retention = int(info.get("retentionTime") or 0)
             last = int(info.get("lastTimestamp") or 0)
             total = int(info.get("totalSamples") or 0)
-            if retention and total:
-                old = (ts < last) & (last - ts > retention)
-                self.rejections.reject_points(batch, part[old], _RETENTION)
-            policy = info.get("duplicatePolicy")
-            if not policy:
-                default_policy = default_policy or await self._default_policy()
-                policy = default_policy
+            if retention:
+                # as written, anything older than the newest sample minus the retention goes
+                old = ts < max(last if total else ts[-1], int(ts[-1])) - retention
+                self.rejections.reject_points(batch, part[old], RETENTION)
+            policy = info.get("duplicatePolicy") or await self._default_policy()
             if str(policy).lower() != "block":
                 continue
             self._reject_repeats(batch, part)
@@ -394,7 +319,7 @@ class BulkWriter:
                 stored = await self._call("TS.RANGE", key, lo, hi)
                 stored_ts = np.array([int(p[0]) for p in stored], dtype=np.int64)
                 clash = overlap & np.isin(ts, stored_ts)
-                self.rejections.reject_points(batch, part[clash], _DUPLICATE)
+                self.rejections.reject_points(batch, part[clash], DUPLICATE)
 
     # -- validation -------------------------------------------------------------------------------
 
@@ -428,27 +353,25 @@ class BulkWriter:
         ts = batch.ts[part]
         repeat = np.zeros(len(ts), dtype=bool)
         repeat[1:] = ts[1:] == ts[:-1]
-        self.rejections.reject_points(batch, part[repeat], _DUPLICATE)
+        self.rejections.reject_points(batch, part[repeat], DUPLICATE)
 
     # -- raw RESP on one connection ---------------------------------------------------------------
 
     async def _connection(self) -> AbstractConnection:
         if self._conn is None:
             assert isinstance(self.client, Redis)
-            try:
+            with translate():
                 self._conn = await self.client.connection_pool.get_connection()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         return self._conn
 
     async def _send_raw(self, batch: Batch) -> None:
         conn = await self._connection()
         commands: list[tuple[str, int, int]] = []
         payload: list[bytes | memoryview] = []
-        for code in self._to_create(batch):
+        for code in self._to_ensure(batch):
             key = batch.keys[code]
-            payload.append(_resp("TS.CREATE", key, *self._create_args(key, batch)))
-            commands.append(("create", code, 0))
+            payload.append(_resp("FCALL", ENSURE, 1, key, *self._ensure_args(key, batch)))
+            commands.append(("ensure", code, 0))
         for start in range(0, len(batch), SEND_SAMPLES):
             end = min(start + SEND_SAMPLES, len(batch))
             body, offsets = _encode_samples(batch, start, end)
@@ -462,33 +385,30 @@ class BulkWriter:
         self._pending.append(_Sent(batch, commands))
 
     async def _send(self, conn: AbstractConnection, payload: list[bytes | memoryview]) -> None:
-        try:
+        with translate():
             await conn.send_packed_command(payload, check_health=False)  # type: ignore[arg-type]
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
 
     async def _read_raw(self, sent: _Sent) -> None:
         conn = await self._connection()
         replies: list[Any] = []
-        try:
+        with translate():
             for _ in sent.commands:
                 try:
                     replies.append(await conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         self._absorb(sent, replies)
+        await self._check_functions()
 
     # -- redis-py pipeline (cluster) ---------------------------------------------------------------
 
     async def _send_pipeline(self, batch: Batch) -> None:
         pipe = self.client.pipeline(transaction=False)
         commands: list[tuple[str, int, int]] = []
-        for code in self._to_create(batch):
+        for code in self._to_ensure(batch):
             key = batch.keys[code]
-            pipe.execute_command("TS.CREATE", key, *self._create_args(key, batch))
-            commands.append(("create", code, 0))
+            pipe.execute_command("FCALL", ENSURE, 1, key, *self._ensure_args(key, batch))
+            commands.append(("ensure", code, 0))
         bounds = np.flatnonzero(np.diff(batch.codes)) + 1
         starts = [0, *bounds.tolist()]
         ends = [*bounds.tolist(), len(batch)]
@@ -502,57 +422,117 @@ class BulkWriter:
                     args += (key, t, v)
                 pipe.execute_command("TS.MADD", *args)
                 commands.append(("madd", first, last))
-        try:
+        with translate():
             replies = await pipe.execute(raise_on_error=False)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis error: {exc}") from exc
         self._absorb(_Sent(batch, commands), replies)
+        await self._check_functions()
 
     # -- replies -----------------------------------------------------------------------------------
 
-    def _to_create(self, batch: Batch) -> list[int]:
-        if not self.create:
-            return []
-        wanted = [code for code in _codes_in(batch) if batch.keys[code] not in self._ensured]
-        self._ensured.update(batch.keys[c] for c in wanted)
+    def _to_ensure(self, batch: Batch) -> list[int]:
+        """The codes of the batch's series this writer has not ensured yet (marked now)."""
+        wanted = [code for code in _codes_in(batch) if batch.keys[code] not in self._series]
+        for code in wanted:
+            self._series[batch.keys[code]] = _Series()
         return wanted
 
-    def _create_args(self, key: str, batch: Batch) -> list[str | int]:
+    def _ensure_args(self, key: str, batch: Batch) -> list[str | int]:
+        """``tsapi_ensure``'s arguments: whether to create, then TS.CREATE's options."""
+        if not self.create:
+            return ["0"]
+        args: list[str | int] = ["1", *self.create_options]
+        if _option(args, "DUPLICATE_POLICY") is None:
+            args += ["DUPLICATE_POLICY", DEFAULT_DUPLICATE_POLICY.value.upper()]
         labels = {**self.labels, **batch.labels.get(key, {})}
-        args: list[str | int] = list(self.create_options)
         if labels:
             args.append("LABELS")
             for name, value in labels.items():
                 args += [name, value]
         return args
 
+    def _create_policy(self) -> str:
+        return _option(self.create_options, "DUPLICATE_POLICY") or DEFAULT_DUPLICATE_POLICY.value
+
     def _absorb(self, sent: _Sent, replies: list[Any]) -> None:
+        """Count what the replies say was stored, ignored or refused."""
         batch = sent.batch
+        stored = np.zeros(len(batch), dtype=bool)
         for (kind, first, last), reply in zip(sent.commands, replies, strict=True):
-            if kind == "create":
-                if not isinstance(reply, Exception):
-                    self.created += 1
-                elif "already exists" not in str(reply):
-                    self._create_failed[batch.keys[first]] = _module_message(reply)
-                continue
-            if isinstance(reply, Exception):
+            if kind == "ensure":
+                self._ensured(batch.keys[first], reply)
+            elif isinstance(reply, Exception):
                 self._reject_span(batch, np.arange(first, last), reply)
-                continue
-            try:
-                array("q", reply)
-                self.written += last - first
-                continue
-            except TypeError:
-                pass
-            failed = [i for i, r in enumerate(reply) if isinstance(r, Exception)]
-            self.written += (last - first) - len(failed)
+            else:
+                self._madd_reply(batch, first, last, reply, stored)
+        self.written += int(stored.sum())
+        self._trim_to_retention(batch, stored)
+
+    def _ensured(self, key: str, reply: Any) -> None:
+        series = self._series[key]
+        if isinstance(reply, Exception):
+            if is_missing_function(reply):
+                self._functions_missing = True
+            self._create_failed[key] = module_message(reply)
+            return
+        state, retention, last = (int(x) for x in reply)
+        if state == 1:
+            self.created += 1
+            assert self._defaults is not None
+            series.retention = retention if retention >= 0 else self._defaults.retention_ms
+        elif state == 0:
+            series.retention, series.top = retention, (last or None)
+
+    def _madd_reply(
+        self, batch: Batch, first: int, last: int, reply: list[Any], stored: npt.NDArray[np.bool_]
+    ) -> None:
+        """TS.MADD answers each sample with its timestamp, an error, or, when the IGNORE
+        filter dropped it, the timestamp of the series' last sample."""
+        sent = batch.ts[first:last]
+        try:
+            answered = np.frombuffer(array("q", reply), dtype=np.int64)
+            failed = np.zeros(last - first, dtype=bool)
+        except TypeError:
+            failed = np.array([isinstance(r, Exception) for r in reply], dtype=bool)
+            answered = np.array([0 if f else int(r) for r, f in zip(reply, failed, strict=True)])
             by_reason: dict[str, list[int]] = {}
-            for i in failed:
+            for i in np.flatnonzero(failed).tolist():
                 by_reason.setdefault(self._reason(batch, first + i, reply[i]), []).append(first + i)
             for reason, indexes in by_reason.items():
                 self.rejections.reject_points(batch, np.array(indexes, dtype=np.int64), reason)
+        ok = ~failed & (answered == sent)
+        stored[first:last] = ok
+        dropped = ~failed & ~ok
+        if dropped.any():
+            self.ignored.reject_points(batch, first + np.flatnonzero(dropped), IGNORED)
+
+    def _trim_to_retention(self, batch: Batch, stored: npt.NDArray[np.bool_]) -> None:
+        """Move the stored samples that a newer one pushed out of their series' retention
+        window (the module drops them when the newer one arrives) from written to rejected."""
+        for code, start, end in _runs(batch):
+            series = self._series.get(batch.keys[code])
+            picked = start + np.flatnonzero(stored[start:end])
+            if series is None or not len(picked):
+                continue
+            newest = int(batch.ts[picked[-1]])
+            series.top = newest if series.top is None else max(series.top, newest)
+            if series.retention <= 0:
+                continue
+            kept = batch.take(picked)
+            if series.held is not None:
+                kept = Batch.concat([series.held, kept])
+            gone = kept.ts < series.top - series.retention
+            if gone.any():
+                self.written -= int(gone.sum())
+                self.rejections.reject_points(kept, gone, RETENTION)
+            series.held = kept.take(~gone)
+
+    async def _check_functions(self) -> None:
+        if self._functions_missing:
+            await load_functions(self.client)
+            raise StoreUnavailable(
+                "tsapi's Redis functions were missing (a flushed or new Redis?) and have been "
+                "loaded again: retry the write"
+            )
 
     def _reject_span(self, batch: Batch, indexes: Int64Array, error: Exception) -> None:
         codes = batch.codes[indexes]
@@ -562,7 +542,7 @@ class BulkWriter:
 
     def _reason(self, batch: Batch, i: int, error: Exception) -> str:
         reason = point_reason(error)
-        if reason == _DOES_NOT_EXIST:
+        if reason == DOES_NOT_EXIST:
             failed = self._create_failed.get(batch.keys[int(batch.codes[i])])
             if failed:
                 return f"the series could not be created: {failed}"
@@ -574,14 +554,12 @@ class BulkWriter:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.execute_command("TS.INFO", key)
-        try:
+        with translate():
             replies = await pipe.execute(raise_on_error=False)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         infos: list[dict[str, Any] | None] = []
         for reply in replies:
             if isinstance(reply, Exception):
-                if point_reason(reply) != _DOES_NOT_EXIST:
+                if point_reason(reply) != DOES_NOT_EXIST:
                     raise StoreUnavailable(f"Redis error: {reply}")
                 infos.append(None)
             else:
@@ -589,38 +567,14 @@ class BulkWriter:
         return infos
 
     async def _default_policy(self) -> str:
-        """The server-wide duplicate policy (module argument or config), BLOCK by default."""
-        try:
-            config = await self._any_node("CONFIG", "GET", "ts-duplicate-policy")
-            value = _as_map(config).get("ts-duplicate-policy")
-            if value:
-                return str(value).lower()
-        except ResponseError:
-            pass
-        try:
-            modules = await self._any_node("MODULE", "LIST")
-        except RedisError:
-            return "block"
-        for module in modules:
-            info = _as_map(module)
-            if str(info.get("name", "")).lower() == "timeseries":
-                args = [str(a) for a in info.get("args") or []]
-                policy = _option(args, "DUPLICATE_POLICY")
-                return policy.lower() if policy else "block"
-        return "block"
-
-    async def _any_node(self, *args: Any) -> Any:
-        """A keyless server command: on a cluster, any node answers (they share the config)."""
-        if isinstance(self.client, RedisCluster):
-            node = self.client.get_default_node()
-            return await self.client.execute_command(*args, target_nodes=node)
-        return await self.client.execute_command(*args)
+        """The server-wide duplicate policy (read once per writer)."""
+        if self._defaults is None:
+            self._defaults = await server_defaults(self.client)
+        return self._defaults.duplicate_policy
 
     async def _call(self, *args: Any) -> Any:
-        try:
+        with translate():
             return await self.client.execute_command(*args)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -628,6 +582,14 @@ class BulkWriter:
 
 def _i64(values: Sequence[int]) -> Int64Array:
     return np.array(values, dtype=np.int64)
+
+
+def _runs(batch: Batch) -> list[tuple[int, int, int]]:
+    """``(code, start, end)`` of each series' run of points in a sorted batch."""
+    codes = _codes_in(batch)
+    starts = np.searchsorted(batch.codes, codes, side="left").tolist()
+    ends = np.searchsorted(batch.codes, codes, side="right").tolist()
+    return list(zip(codes, starts, ends, strict=True))
 
 
 def _codes_in(batch: Batch) -> list[int]:
@@ -721,19 +683,3 @@ def _as_map(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {str(k): v for k, v in value.items()}
     return {str(k): v for k, v in zip(value[::2], value[1::2], strict=False)}
-
-
-def _module_message(exc: Exception) -> str:
-    return str(exc).removeprefix("ERR ").removeprefix("TSDB: ")
-
-
-def point_reason(exc: Exception) -> str:
-    """A readable reason for a sample the module refused."""
-    message = _module_message(exc)
-    if "DUPLICATE_POLICY" in message or "BLOCK" in message:
-        return _DUPLICATE
-    if "older than retention" in message:
-        return _RETENTION
-    if any(m in message for m in _NOT_FOUND):
-        return _DOES_NOT_EXIST
-    return message

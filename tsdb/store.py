@@ -9,30 +9,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from itertools import groupby
-from typing import Any, cast
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+import numpy.typing as npt
 from redis.asyncio import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
 
-from tsdb.connection import Client
+from tsdb.connection import Client, ServerDefaults, server_defaults
 from tsdb.errors import (
     InvalidInput,
     InvalidQuery,
-    PointError,
     RuleConflict,
     RuleNotFound,
     SeriesExists,
     SeriesNotFound,
-    StoreUnavailable,
+    TsdbError,
     WriteRejected,
 )
+from tsdb.faults import Refused, guarded, point_reason_text, translate
 from tsdb.filters import parse_filters
+from tsdb.functions import SET_POINT, load_functions
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import (
+    DEFAULT_DUPLICATE_POLICY,
     Aggregation,
     DuplicatePolicy,
     Encoding,
@@ -45,6 +47,10 @@ from tsdb.models import (
     SeriesInfo,
     SeriesPoints,
 )
+from tsdb.rejections import Rejections
+
+if TYPE_CHECKING:
+    from tsdb.bulk import Batch, BulkWriter, WriteSummary
 
 __all__ = ["DEFAULT_CHUNK_POINTS", "TimeSeriesStore"]
 
@@ -53,15 +59,16 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_POINTS = 10_000
 """Samples per TS.MADD call: large enough to amortize round trips, small enough to stream."""
 
-_NOT_FOUND = ("the key does not exist", "the key is not a TSDB key")
 
-
+@guarded
 class TimeSeriesStore:
     """Async access to the time series of one Redis (or Redis Cluster)."""
 
     def __init__(self, client: Client, *, chunk_points: int = DEFAULT_CHUNK_POINTS) -> None:
         self.client = client
         self.chunk_points = chunk_points
+        self._functions_loaded = False
+        self._defaults: ServerDefaults | None = None
 
     @property
     def is_cluster(self) -> bool:
@@ -70,9 +77,12 @@ class TimeSeriesStore:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    async def _call(self, *args: Any, key: str | None = None) -> Any:
-        """Run one command, mapping connection trouble and 'key does not exist'."""
-        try:
+    async def _call(
+        self, *args: Any, key: str | None = None, refused: Refused | None = None
+    ) -> Any:
+        """Run one command; errors become domain errors (:mod:`tsdb.faults`): "key does not
+        exist" is :class:`SeriesNotFound` for ``key``, other refusals ``refused(message)``."""
+        with translate(key=key, refused=refused):
             if key is None and isinstance(self.client, RedisCluster):
                 # Keyless commands (MRANGE, MGET, QUERYINDEX) go to one primary; the
                 # module's coordinator fans them out across shards (it learns the layout
@@ -80,27 +90,20 @@ class TimeSeriesStore:
                 node = self.client.get_default_node()
                 return await self.client.execute_command(*args, target_nodes=node)
             return await self.client.execute_command(*args)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        except ResponseError as exc:
-            message = str(exc)
-            if key is not None and any(m in message for m in _NOT_FOUND):
-                raise SeriesNotFound(key) from None
-            raise
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis error: {exc}") from exc
 
     # -- series -----------------------------------------------------------------------------
 
     async def create(self, key: str, config: SeriesConfig | None = None) -> None:
         """Create a series (TS.CREATE); raise :class:`SeriesExists` if it is already there."""
         validate_key(key)
-        try:
-            await self._call("TS.CREATE", key, *_config_args(config or SeriesConfig(), True))
-        except ResponseError as exc:
-            if "already exists" in str(exc):
-                raise SeriesExists(key) from None
-            raise InvalidInput(_module_message(exc)) from None
+
+        def refused(message: str) -> TsdbError:
+            return SeriesExists(key) if "already exists" in message else InvalidInput(message)
+
+        config = config or SeriesConfig()
+        if config.duplicate_policy is None:
+            config = replace(config, duplicate_policy=DEFAULT_DUPLICATE_POLICY)
+        await self._call("TS.CREATE", key, *_config_args(config, True), refused=refused)
 
     async def alter(self, key: str, config: SeriesConfig) -> None:
         """Change labels, retention, duplicate policy, chunk size... (TS.ALTER)."""
@@ -109,17 +112,14 @@ class TimeSeriesStore:
         if not args:
             await self.info(key)  # nothing to change, but still 404 for unknown series
             return
-        try:
-            await self._call("TS.ALTER", key, *args, key=key)
-        except ResponseError as exc:
-            raise InvalidInput(_module_message(exc)) from None
+        await self._call("TS.ALTER", key, *args, key=key)
 
     async def info(self, key: str) -> SeriesInfo:
         """What TS.INFO says about ``key``."""
         validate_key(key)
         raw = _as_map(await self._call("TS.INFO", key, key=key))
         empty = int(raw.get("totalSamples", 0)) == 0
-        policy = raw.get("duplicatePolicy")
+        policy = raw.get("duplicatePolicy") or await self._default_policy()
         return SeriesInfo(
             key=key,
             labels=_as_map(raw.get("labels") or {}),
@@ -141,11 +141,7 @@ class TimeSeriesStore:
     async def exists(self, key: str) -> bool:
         """True when ``key`` holds a time series."""
         validate_key(key)
-        try:
-            kind = await self.client.type(key)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        return bool(kind == "TSDB-TYPE")
+        return bool(await self._call("TYPE", key) == "TSDB-TYPE")
 
     async def delete(self, key: str) -> None:
         """Delete a series and its samples; rules into or out of it go with it."""
@@ -158,10 +154,8 @@ class TimeSeriesStore:
         if filters:
             found = await self._call("TS.QUERYINDEX", *parse_filters(filters))
             return sorted(found)
-        try:
+        with translate():
             keys = [k async for k in self.client.scan_iter(count=1000, _type="TSDB-TYPE")]
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         return sorted(set(keys))
 
     async def labels_of(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -171,10 +165,8 @@ class TimeSeriesStore:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.execute_command("TS.INFO", key)
-        try:
+        with translate():
             replies = await pipe.execute(raise_on_error=False)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         return {
             key: _as_map(_as_map(reply).get("labels") or {})
             for key, reply in zip(keys, replies, strict=True)
@@ -183,69 +175,83 @@ class TimeSeriesStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def add_many(self, points: Sequence[tuple[str, int, float]]) -> int:
-        """Write samples with TS.MADD, sorted by series and time, in pipelined chunks.
+    async def add_many(
+        self,
+        points: Sequence[tuple[str, int, float]],
+        *,
+        create: bool = False,
+        labels: dict[str, str] | None = None,
+    ) -> WriteSummary:
+        """Write ``(key, t, v)`` samples (any order) through the bulk writer; with ``create``,
+        missing series are made with ``labels``.
 
-        Returns how many were written. If the server refuses some (duplicate blocked by
-        the policy, older than the retention, unknown series), the others are still
-        written and :class:`WriteRejected` lists each refused point with its index in
-        ``points`` and the reason.
+        Returns what was stored, and the points the series' IGNORE filter dropped. If some
+        are refused (duplicate blocked by the policy, older than the retention, unknown
+        series), the others are still written and :class:`WriteRejected` lists each refused
+        point with its index in ``points`` and the reason.
         """
-        if not points:
-            return 0
-        order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
-        pipe = self.client.pipeline(transaction=False)
-        batches: list[list[int]] = []
-        for _key, group in groupby(order, key=lambda i: points[i][0]):
-            indexes = list(group)
-            for start in range(0, len(indexes), self.chunk_points):
-                batch = indexes[start : start + self.chunk_points]
-                args: list[Any] = []
-                for i in batch:
-                    args.extend(points[i])
-                pipe.execute_command("TS.MADD", *args)
-                batches.append(batch)
-        try:
-            replies = await pipe.execute(raise_on_error=False)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        rejected: list[PointError] = []
-        written = 0
-        for batch, reply in zip(batches, replies, strict=True):
-            if isinstance(reply, Exception):
-                reason = _point_reason(reply)
-                rejected.extend(_point_error(points, i, reason) for i in batch)
-                continue
-            for i, result in zip(batch, reply, strict=True):
-                if isinstance(result, Exception):
-                    rejected.append(_point_error(points, i, _point_reason(result)))
-                else:
-                    written += 1
-        if rejected:
-            rejected.sort(key=lambda e: e.index)
-            raise WriteRejected(written=written, rejected=rejected)
-        return written
+        from tsdb.bulk import Batch, BulkWriter  # pyarrow: only for what writes
+
+        return await self._write(Batch.of_points(points), BulkWriter, create, labels)
+
+    async def _write(
+        self,
+        batch: Batch,
+        writer_class: type[BulkWriter],
+        create: bool,
+        labels: dict[str, str] | None,
+    ) -> WriteSummary:
+        await self._load_functions()
+        rejections = Rejections("index")
+        async with writer_class(
+            self.client, rejections, create=create, labels=labels, madd_samples=self.chunk_points
+        ) as writer:
+            await writer.write(batch)
+            summary = await writer.finish()
+        if rejections:
+            raise WriteRejected(
+                rejections, summary.written, summary.created, ignored=summary.ignored
+            )
+        return summary
+
+    async def write_series(
+        self,
+        key: str,
+        t: npt.NDArray[np.int64],
+        v: npt.NDArray[np.float64],
+        *,
+        create: bool = False,
+        labels: dict[str, str] | None = None,
+    ) -> WriteSummary:
+        """:meth:`add_many` for one series' ``t`` and ``v`` arrays (no tuple per point)."""
+        from tsdb.bulk import Batch, BulkWriter
+
+        batch = Batch(
+            [key],
+            np.zeros(len(t), dtype=np.int64),
+            np.ascontiguousarray(t, dtype=np.int64),
+            np.ascontiguousarray(v, dtype=np.float64),
+            np.arange(len(t), dtype=np.int64),
+        )
+        return await self._write(batch, BulkWriter, create, labels)
 
     async def upsert(self, key: str, t: int, v: float) -> bool:
-        """Set the value at ``t`` whatever the duplicate policy; True if the point is new."""
+        """Set the value at ``t`` whatever the duplicate policy and the IGNORE filter (in one
+        atomic function call); True if the point is new."""
         validate_key(key)
-        existing = await self._call("TS.RANGE", key, t, t, key=key)
-        try:
-            await self._call("TS.ADD", key, t, v, "ON_DUPLICATE", "LAST", key=key)
-        except ResponseError as exc:
-            raise InvalidInput(_point_reason(exc)) from None
-        return not existing
+        await self._load_functions()
+        created = await self._call(
+            "FCALL", SET_POINT, 1, key, t, v, key=key, refused=_refused_point
+        )
+        return bool(created)
 
     async def delete_range(self, key: str, from_ts: int | None, to_ts: int | None) -> int:
         """Delete the samples of ``key`` between the bounds (inclusive); return how many."""
         validate_key(key)
         _check_bounds(from_ts, to_ts)
-        try:
-            deleted = await self._call(
-                "TS.DEL", key, _bound(from_ts, "-"), _bound(to_ts, "+"), key=key
-            )
-        except ResponseError as exc:
-            raise InvalidQuery(_module_message(exc)) from None
+        deleted = await self._call(
+            "TS.DEL", key, _bound(from_ts, "-"), _bound(to_ts, "+"), key=key, refused=InvalidQuery
+        )
         return int(deleted)
 
     # -- reads ------------------------------------------------------------------------------
@@ -255,10 +261,7 @@ class TimeSeriesStore:
         validate_key(key)
         command = "TS.REVRANGE" if query.reverse else "TS.RANGE"
         args = [command, key, *_range_args(query)]
-        try:
-            return cast(list[Point], await self._call(*args, key=key))
-        except ResponseError as exc:
-            raise InvalidQuery(_module_message(exc)) from None
+        return cast(list[Point], await self._call(*args, key=key, refused=InvalidQuery))
 
     async def mrange(self, query: MultiRangeQuery) -> list[SeriesPoints]:
         """Samples of every series a filter selects (TS.MRANGE / TS.MREVRANGE), by key."""
@@ -282,10 +285,7 @@ class TimeSeriesStore:
         args += ["FILTER", *filters]
         if query.group_by is not None and query.reducer is not None:
             args += ["GROUPBY", query.group_by, "REDUCE", query.reducer.value]
-        try:
-            reply = await self._call(*args)
-        except ResponseError as exc:
-            raise InvalidQuery(_module_message(exc)) from None
+        reply = await self._call(*args, refused=InvalidQuery)
         result = [
             SeriesPoints(
                 key=key,
@@ -297,20 +297,29 @@ class TimeSeriesStore:
         result.sort(key=lambda s: s.key)
         return result
 
-    async def latest(self, filters: Iterable[str], *, latest: bool = False) -> list[LatestValue]:
-        """The newest sample of every series a filter selects (TS.MGET), by key."""
+    async def latest(
+        self,
+        filters: Iterable[str],
+        *,
+        latest: bool = False,
+        with_labels: bool = True,
+        selected_labels: Sequence[str] = (),
+    ) -> list[LatestValue]:
+        """The newest sample of every series a filter selects (TS.MGET), by key, with its
+        labels (all, none, or only ``selected_labels``)."""
         args: list[Any] = ["TS.MGET"]
         if latest:
             args.append("LATEST")
-        args += ["WITHLABELS", "FILTER", *parse_filters(filters)]
-        try:
-            reply = await self._call(*args)
-        except ResponseError as exc:
-            raise InvalidQuery(_module_message(exc)) from None
+        if selected_labels:
+            args += ["SELECTED_LABELS", *selected_labels]
+        elif with_labels:
+            args.append("WITHLABELS")
+        args += ["FILTER", *parse_filters(filters)]
+        reply = await self._call(*args, refused=InvalidQuery)
         values = [
             LatestValue(
                 key=key,
-                labels=_as_map(value[0]),
+                labels={k: v for k, v in _as_map(value[0]).items() if v is not None},
                 point=(int(value[1][0]), float(value[1][1])) if value[1] else None,
             )
             for key, value in _as_map(reply).items()
@@ -334,10 +343,7 @@ class TimeSeriesStore:
         args += [rule.aggregation.value, rule.bucket_ms]
         if rule.align_ms:
             args.append(rule.align_ms)
-        try:
-            await self._call(*args, key=source)
-        except ResponseError as exc:
-            raise RuleConflict(_module_message(exc)) from None
+        await self._call(*args, key=source, refused=RuleConflict)
 
     async def delete_rule(self, source: str, dest: str) -> None:
         """Remove the rule from ``source`` into ``dest`` (TS.DELETERULE)."""
@@ -345,10 +351,9 @@ class TimeSeriesStore:
         validate_key(dest, "dest")
         if not await self.exists(source):
             raise SeriesNotFound(source)
-        try:
-            await self._call("TS.DELETERULE", source, dest, key=source)
-        except ResponseError:
-            raise RuleNotFound(source, dest) from None
+        await self._call(
+            "TS.DELETERULE", source, dest, key=source, refused=lambda _: RuleNotFound(source, dest)
+        )
 
     async def rules(self, key: str) -> list[Rule]:
         """The compaction rules out of ``key``."""
@@ -363,6 +368,25 @@ class TimeSeriesStore:
                 "'temp:{austin}:1h'"
             )
 
+    async def prepare(self) -> None:
+        """Get Redis ready for tsapi: the cluster layout (on a cluster) and tsapi's functions.
+        Every process that writes calls it when it starts."""
+        await self.refresh_cluster()
+        await load_functions(self.client)
+        self._functions_loaded = True
+
+    async def _default_policy(self) -> str:
+        """The policy the module applies to a series without one (read once per store)."""
+        if self._defaults is None:
+            self._defaults = await server_defaults(self.client)
+        return self._defaults.duplicate_policy
+
+    async def _load_functions(self) -> None:
+        """Load tsapi's Redis functions once per store, before the first write needs them."""
+        if not self._functions_loaded:
+            await load_functions(self.client)
+            self._functions_loaded = True
+
     # -- cluster ----------------------------------------------------------------------------
 
     async def refresh_cluster(self) -> None:
@@ -373,18 +397,17 @@ class TimeSeriesStore:
         """
         if not isinstance(self.client, RedisCluster):
             return
-        try:
-            await self.client.execute_command(
-                "TIMESERIES.REFRESHCLUSTER", target_nodes=self.client.get_primaries()
-            )
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        except ResponseError as exc:  # e.g. an ACL user without the permission
-            log.warning(
-                "TIMESERIES.REFRESHCLUSTER failed (%s): queries across shards may miss some "
-                "after a topology change; run it on every primary",
-                exc,
-            )
+        with translate():
+            try:
+                await self.client.execute_command(
+                    "TIMESERIES.REFRESHCLUSTER", target_nodes=self.client.get_primaries()
+                )
+            except ResponseError as exc:  # e.g. NOPERM for an ACL user without the permission
+                log.warning(
+                    "TIMESERIES.REFRESHCLUSTER failed (%s): queries across shards may miss some "
+                    "after a topology change; run it on every primary",
+                    exc,
+                )
 
 
 # -- argument builders and reply parsers ------------------------------------------------------
@@ -510,21 +533,5 @@ def _parse_rules(raw: Any) -> list[Rule]:
     return sorted(rules, key=lambda r: r.dest)
 
 
-def _module_message(exc: Exception) -> str:
-    return str(exc).removeprefix("ERR ").removeprefix("TSDB: ")
-
-
-def _point_reason(exc: Exception) -> str:
-    message = _module_message(exc)
-    if "DUPLICATE_POLICY" in message or "BLOCK" in message:
-        return "duplicate timestamp blocked by the series' duplicate policy"
-    if "older than retention" in message:
-        return "timestamp is older than the series' retention window"
-    if any(m in message for m in _NOT_FOUND):
-        return "series does not exist"
-    return message
-
-
-def _point_error(points: Sequence[tuple[str, int, float]], i: int, reason: str) -> PointError:
-    key, t, v = points[i]
-    return PointError(index=i, key=key, t=t, v=v, reason=reason)
+def _refused_point(message: str) -> TsdbError:
+    return InvalidInput(point_reason_text(message))

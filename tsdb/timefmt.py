@@ -18,6 +18,7 @@ __all__ = [
     "MAX_TIMESTAMP",
     "format_iso",
     "now_ms",
+    "parse_alignment",
     "parse_bound",
     "parse_duration",
     "parse_timestamp",
@@ -77,6 +78,14 @@ def parse_timestamp(value: str | int | float, field: str = "t", now: int | None 
     if not 0 <= ms <= MAX_TIMESTAMP:
         raise InvalidInput(f"{field} {value!r} is outside the supported range (epoch ms >= 0)")
     return ms
+
+
+def parse_alignment(value: str | int, field: str = "align", now: int | None = None) -> int:
+    """A bucket alignment: a timestamp (epoch ms, ISO-8601, relative), or a duration taken as
+    an offset from the epoch (``10m``: buckets start 10 minutes past the bucket grid)."""
+    if isinstance(value, str) and _DURATION_FULL.fullmatch(value.strip()):
+        return parse_duration(value, field)
+    return parse_timestamp(value, field, now)
 
 
 def parse_bound(value: str | int | None, field: str, now: int | None = None) -> int | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "Apply",
+    "Edges",
     "Fill",
     "FillPolicy",
     "Function",
@@ -96,6 +97,52 @@ class Fill(Transform):
     def finish(self) -> list[Row]:
         rows, self._pending = self._pending, []
         return rows  # nothing to the right: the trailing gaps stay empty
+
+
+class Edges(Transform):
+    """Report the empty buckets between the requested bounds and the first and last sample.
+
+    The module's EMPTY reports empty buckets only between samples of the answer; a user who
+    asks for ``from=0&to=150`` in 10 ms buckets expects 0, 10, ..., 150 whatever the data
+    (as Grafana and Prometheus give). ``start``/``end`` are the requested bounds (None when
+    open), ``offset`` the distance from a bucket's start to the timestamp it reports.
+    """
+
+    def __init__(
+        self,
+        start: int | None,
+        end: int | None,
+        bucket: int,
+        align: int,
+        offset: int,
+        reverse: bool = False,
+    ) -> None:
+        self.bucket = bucket
+        self.reverse = reverse
+        first = None if start is None else start - (start - align) % bucket + offset
+        last = None if end is None else end - (end - align) % bucket + offset
+        self._next, self._stop = (last, first) if reverse else (first, last)
+
+    def feed(self, rows: Rows) -> list[Row]:
+        out: list[Row] = []
+        for row in rows:
+            t = int(row[0])
+            out.extend(self._until(t, inclusive=False))
+            out.append(list(row))
+            self._next = t - self.bucket if self.reverse else t + self.bucket
+        return out
+
+    def finish(self) -> list[Row]:
+        if self._stop is None:
+            return []
+        return self._until(self._stop, inclusive=True)
+
+    def _until(self, limit: int, *, inclusive: bool) -> list[Row]:
+        if self._next is None:
+            return []
+        step = -self.bucket if self.reverse else self.bucket
+        stop = limit + (step if inclusive else 0)
+        return [[t, None] for t in range(self._next, stop, step)]
 
 
 class Apply(Transform):

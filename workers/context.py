@@ -4,6 +4,7 @@ connection, and a headless Chromium for PNGs (started once, on the first PNG).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Coroutine
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 from redis import Redis
 
-from api.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from plots.render import PngRenderer
 from tsdb.connection import connect
 from tsdb.store import TimeSeriesStore
@@ -44,7 +45,9 @@ class WorkerContext:
         """The time-series store, connected on first use."""
         if self._store is None:
             client = connect(self.settings.redis_url, socket_timeout=self.settings.redis_timeout)
-            self._store = TimeSeriesStore(client, chunk_points=self.settings.write_chunk_points)
+            store = TimeSeriesStore(client, chunk_points=self.settings.write_chunk_points)
+            self.run(store.prepare())
+            self._store = store
         return self._store
 
     @property
@@ -53,6 +56,21 @@ class WorkerContext:
         if self._renderer is None:
             self._renderer = PngRenderer()
         return self._renderer
+
+    def reset(self) -> None:
+        """Drop the event loop, the store's connections and the browser (after a job was
+        interrupted in the middle of using them); they are opened again when next used."""
+        renderer, self._renderer = self._renderer, None
+        store, self._store = self._store, None
+        runner, self._runner = self._runner, asyncio.Runner()
+        with contextlib.suppress(Exception):
+            if renderer is not None:
+                renderer.close()
+        with contextlib.suppress(Exception):
+            if store is not None:
+                runner.run(store.client.aclose())
+        with contextlib.suppress(Exception):
+            runner.close()
 
     def close(self) -> None:
         """Stop the browser and close the connections."""

@@ -18,7 +18,8 @@ from rq.serializers import JSONSerializer
 
 from tsdb.connection import is_cluster_url
 from tsdb.errors import InvalidInput
-from tsdb.keys import job_cancel_key, jobs_index_key
+from tsdb.faults import guarded
+from tsdb.keys import job_cancel_key, job_dependents_key, jobs_index_key
 from workers import artifacts
 from workers.errors import DependencyFailed, JobNotCancelable, JobNotFinished, JobNotFound
 from workers.models import JobDocument, JobFile, JobStatus, Progress
@@ -45,6 +46,7 @@ def _ms(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
+@guarded
 class JobQueue:
     """Jobs on one Redis: RQ does the queueing; this adds the API's view of them."""
 
@@ -105,7 +107,12 @@ class JobQueue:
             job.meta["progress"]["message"] = f"waiting for {', '.join(depends_on)}"
             job.save_meta()
         created = time.time_ns() // 1000
-        self.connection.zadd(jobs_index_key(), {job.id: created})
+        with self.connection.pipeline() as pipe:
+            pipe.zadd(jobs_index_key(), {job.id: created})
+            for parent in depends_on or []:
+                pipe.sadd(job_dependents_key(parent), job.id)
+                pipe.expire(job_dependents_key(parent), self.result_ttl)
+            pipe.execute()
         return self._document(job)
 
     def check_dependencies(self, job_ids: list[str]) -> None:
@@ -231,7 +238,9 @@ class JobQueue:
         """A job waiting for others: canceled for good once one of those has failed."""
         for parent in job.fetch_dependencies():
             if self._status(parent) in (JobStatus.FAILED, JobStatus.CANCELED):
-                job.meta["error"] = f"canceled: job {parent.id}, which it waits for, did not finish"
+                reason = f"canceled: job {parent.id}, which it waits for, did not finish"
+                job.meta["error"] = reason
+                job.meta["progress"] = {"percent": 0, "message": reason}
                 job.save_meta()
                 self.connection.set(job_cancel_key(job.id), 1, ex=self.result_ttl)
                 with contextlib.suppress(InvalidJobOperation):
@@ -259,8 +268,7 @@ class JobQueue:
             else:
                 error = meta.get("error") or _last_line(trace) or "failed"
         elif status == JobStatus.CANCELED:
-            error = meta.get("error") if job.dependency_ids else None
-            error = error or "canceled on request"
+            error = str(meta.get("error") or "canceled on request")
         return JobDocument(
             id=job.id,
             type=str(meta.get("type", "")),
@@ -268,9 +276,7 @@ class JobQueue:
             status=status,
             progress=Progress(
                 percent=100 if status == JobStatus.FINISHED else int(progress.get("percent", 0)),
-                message="done"
-                if status == JobStatus.FINISHED
-                else str(progress.get("message", status.value)),
+                message=_progress_message(status, progress),
             ),
             created_at=_ms(job.created_at),
             started_at=_ms(job.started_at),
@@ -281,8 +287,23 @@ class JobQueue:
             attempts=int(meta.get("attempts", 0)),
             files=files,
             depends_on=list(meta.get("depends_on") or job.dependency_ids),
-            dependents=sorted(job.dependent_ids),
+            dependents=sorted(
+                {*job.dependent_ids, *(m.decode() for m in self._dependents(job.id))}
+            ),
         )
+
+    def _dependents(self, job_id: str) -> set[bytes]:
+        return self.connection.smembers(job_dependents_key(job_id))  # type: ignore[return-value]
+
+
+def _progress_message(status: JobStatus, progress: dict[str, Any]) -> str:
+    """What a job says it is doing; an ended job no longer says "waiting for ..."."""
+    if status == JobStatus.FINISHED:
+        return "done"
+    message = str(progress.get("message", status.value))
+    if status.ended and (message.startswith("waiting for") or message == "queued"):
+        return str(status.value)
+    return message
 
 
 def _last_line(text: str | None) -> str | None:

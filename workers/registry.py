@@ -6,8 +6,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from tsdb.errors import InvalidInput
 from workers.errors import UnknownJobType
 
 if TYPE_CHECKING:
@@ -34,6 +35,31 @@ class JobType(Generic[P]):
     params: type[P]
     prepare: Callable[[P, TimeSeriesStore], Coroutine[Any, Any, P]]
     run: Callable[[P, JobRun], dict[str, Any]]
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        params: type[P],
+        prepare: Callable[[P, TimeSeriesStore], Coroutine[Any, Any, P]],
+        run: Callable[[P, JobRun], dict[str, Any]],
+    ) -> JobType[P]:
+        """The job type whose description is the first line of ``run``'s docstring."""
+        description = (run.__doc__ or "").strip().splitlines()[0]
+        return cls(name, description, params, prepare, run)
+
+    def validate(self, raw: Any) -> P:
+        """``raw`` params as this type's model; :class:`InvalidInput` naming each problem."""
+        try:
+            return self.params.model_validate(raw)
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"the params of a {self.name} job are not valid",
+                errors=[
+                    {"field": "params." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                    for e in exc.errors(include_url=False)
+                ],
+            ) from None
 
 
 def job_types() -> dict[str, JobType[Any]]:

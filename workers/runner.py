@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from tsdb.errors import StoreUnavailable
+from tsdb.faults import translate
 from tsdb.keys import job_cancel_key
 from workers import context, registry
+from workers.cancel import interruptible
 from workers.errors import JobCanceled
 from workers.run import JobRun
 
@@ -23,18 +23,17 @@ __all__ = ["execute"]
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (StoreUnavailable, RedisConnectionError, RedisTimeoutError)
-
 
 def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run one job of ``job_type`` with JSON ``params``; return its JSON result."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("workers.runner.execute runs only inside an RQ job")
-    job.get_meta(refresh=True)  # what the API wrote since the job was fetched
-    job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
-    job.meta["progress"] = {"percent": 0, "message": "started"}
-    job.save_meta()
+    with translate():
+        job.get_meta(refresh=True)  # what the API wrote since the job was fetched
+        job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
+        job.meta["progress"] = {"percent": 0, "message": "started"}
+        job.save_meta()
     try:
         kind = registry.get(job_type)
         validated = kind.params.model_validate(params)
@@ -46,13 +45,15 @@ def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
             validated = worker_context.run(kind.prepare(validated, worker_context.store))
             job.meta["params"] = validated.model_dump(mode="json", by_alias=True)
             job.save_meta()
-        return kind.run(validated, JobRun(job, worker_context))
-    except TRANSIENT as exc:
+        with translate(), interruptible():
+            return kind.run(validated, JobRun(job, worker_context))
+    except StoreUnavailable as exc:
         _record_error(job, f"{type(exc).__name__}: {exc} (will retry if attempts are left)")
         raise
-    except JobCanceled:
+    except JobCanceled as exc:
         job.retries_left = 0
-        _record_error(job, "canceled on request")
+        _record_error(job, str(exc))
+        context.current().reset()  # it may have stopped mid-call: fresh connections, browser
         raise
     except Exception as exc:
         job.retries_left = 0  # retrying cannot fix this
@@ -62,7 +63,8 @@ def execute(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _record_error(job: Any, message: str) -> None:
     try:
-        job.meta["error"] = message[:2000]
-        job.save_meta()
-    except TRANSIENT:
+        with translate():
+            job.meta["error"] = message[:2000]
+            job.save_meta()
+    except StoreUnavailable:
         log.warning("could not record the error of job %s: %s", job.id, message)

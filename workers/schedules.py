@@ -20,9 +20,10 @@ import orjson
 from croniter import croniter
 from redis import Redis
 
-from api.settings import Settings
+from core.settings import Settings
 from tsdb.connection import connect
 from tsdb.errors import InvalidInput, TsdbError
+from tsdb.faults import guarded
 from tsdb.keys import schedule_claim_key, schedules_due_key, schedules_key
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_duration
@@ -77,6 +78,7 @@ def check_timing(cron: str | None, every: str | int | None) -> int | None:
     return every_ms
 
 
+@guarded
 class ScheduleStore:
     """Schedules in Redis (the job queue's Redis)."""
 

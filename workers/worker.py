@@ -19,9 +19,10 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from api.settings import Settings
-from api.shared_config import SharedSettings
-from workers import context
+from core.settings import Settings
+from core.shared_config import SharedSettings
+from workers import cancel, context
+from workers.cancel import CancelWatcher
 from workers.queue import QUEUE_NAME, JobQueue, connect_queue
 from workers.schedules import ScheduleStore, Ticker, fire_due
 
@@ -65,7 +66,8 @@ class TsapiWorker(SimpleWorker):
         )
         beater.start()
         try:
-            self.perform_job(job, queue, execution)
+            with CancelWatcher(self.connection, job.id):
+                self.perform_job(job, queue, execution)
         finally:
             stop.set()
             beater.join()
@@ -82,6 +84,7 @@ class TsapiWorker(SimpleWorker):
 def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bool = False) -> bool:
     """Run a worker until stopped (or, with ``burst``, until the queues are empty)."""
     connection = connect_queue(settings.job_queue_url)
+    cancel.install_handler()
     worker_context = context.WorkerContext(settings, connection)
     context.install(worker_context)
     TsapiWorker.heartbeat_interval = settings.worker_heartbeat

@@ -1,9 +1,12 @@
 """CSV bodies for ``POST /v1/points``, parsed in blocks with pyarrow's CSV reader.
 
-Two forms, told apart by the header line:
+Three forms, told apart by the header line:
 
 - long: ``key,t,v`` (any order), one point per line;
-- wide: ``t,<key1>,<key2>,...``, one timestamp per line and one point per non-empty cell.
+- wide: ``t,<key1>,<key2>,...``, one timestamp per line and one point per non-empty cell;
+- one series: ``t,v`` (what ``GET /v1/series/{key}/points?format=csv`` returns), with the
+  series' key given apart (``?key=`` of ``POST /v1/points``). Without it that header is an
+  error, not a series named ``v``.
 
 Timestamps are epoch milliseconds or ISO-8601 (relative forms too). Blank lines are skipped;
 a point's ``line`` is its line number in the body (the header is line 1).
@@ -26,13 +29,15 @@ from api.ingest.values import (
     timestamps_from_strings,
     values_from_strings,
 )
-from tsdb.bulk import Batch, Rejection, Rejections
+from tsdb.bulk import Batch
 from tsdb.errors import InvalidInput
+from tsdb.rejections import Rejection, Rejections
 
 __all__ = ["CsvParser"]
 
 _LONG = ("key", "t", "v")
 _TIME_NAMES = ("t", "time", "timestamp")
+_VALUE_NAMES = ("v", "value")
 
 
 class CsvParser:
@@ -40,9 +45,16 @@ class CsvParser:
 
     pos_name = "line"
 
-    def __init__(self, rejections: Rejections, now: int, block_bytes: int = BLOCK_BYTES) -> None:
+    def __init__(
+        self,
+        rejections: Rejections,
+        now: int,
+        block_bytes: int = BLOCK_BYTES,
+        key: str | None = None,
+    ) -> None:
         self.rejections = rejections
         self.now = now
+        self.key = key
         self._lines = LineBlocks(block_bytes)
         self._columns: list[str] | None = None
         self._wide = False
@@ -69,11 +81,26 @@ class CsvParser:
     def _read_header(self, line: bytes) -> None:
         text = line.decode("utf-8-sig", errors="replace").strip()
         names = [name.strip().strip('"').strip() for name in text.split(",")]
+        single = len(names) == 2 and names[0].lower() in _TIME_NAMES
+        if self.key is not None:
+            if not single or names[1].lower() not in _VALUE_NAMES:
+                raise InvalidInput(
+                    "with ?key= the CSV holds one series: its header must be t,v; "
+                    f"got {text[:200]!r}"
+                )
+            self._columns, self._wide = ["t", self.key], True
+            return
         if sorted(names) == sorted(_LONG) and len(names) == 3:
             self._columns, self._wide = names, False
             return
         if len(names) >= 2 and names[0].lower() in _TIME_NAMES:
             keys = names[1:]
+            if any(k.lower() in _VALUE_NAMES for k in keys):
+                raise InvalidInput(
+                    f"the CSV header {text[:200]!r} names a column {'/'.join(_VALUE_NAMES)}, not "
+                    "a series key: a t,v file (one series, as format=csv exports it) needs the "
+                    "key given as ?key=<key>; a wide file needs one key per column"
+                )
             if any(not k for k in keys):
                 raise InvalidInput("the CSV header has an empty column name")
             duplicates = sorted({k for k in keys if keys.count(k) > 1})

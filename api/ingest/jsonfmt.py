@@ -31,9 +31,10 @@ from api.ingest.values import (
     timestamps_from_objects,
     values_from_objects,
 )
-from tsdb.bulk import Batch, Rejection, Rejections
+from tsdb.bulk import Batch
 from tsdb.errors import InvalidInput
 from tsdb.keys import validate_labels
+from tsdb.rejections import Rejection, Rejections
 
 __all__ = ["JsonParser"]
 

@@ -27,9 +27,10 @@ import pyarrow.compute as pc
 
 from api.ingest.blocks import BLOCK_BYTES, LineBlocks
 from api.ingest.values import FloatArray, IntArray
-from tsdb.bulk import Batch, Rejection, Rejections
+from tsdb.bulk import Batch
 from tsdb.errors import InvalidInput
 from tsdb.keys import KEY_MAX_LENGTH, LABEL_VALUE_MAX_LENGTH
+from tsdb.rejections import Rejection, Rejections
 from tsdb.timefmt import MAX_TIMESTAMP
 
 __all__ = [

@@ -9,9 +9,10 @@ from quart import current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import ApiError
-from tsdb.bulk import Batch, BulkWriter, IngestRejected, Rejections, WriteSummary
+from tsdb.bulk import Batch, BulkWriter, WriteSummary
 from tsdb.connection import Client
-from tsdb.errors import InvalidInput
+from tsdb.errors import InvalidInput, WriteRejected
+from tsdb.rejections import Rejections
 
 __all__ = ["COALESCE_POINTS", "NoPoints", "Parser", "ingest"]
 
@@ -47,7 +48,7 @@ async def ingest(
     create_options: Sequence[str | int] = (),
     madd_samples: int = 10_000,
 ) -> WriteSummary:
-    """Parse and write; raise :class:`IngestRejected` if any point was refused.
+    """Parse and write; raise :class:`WriteRejected` if any point was refused.
 
     Without ``atomic``, each block is written as soon as it is parsed and memory stays
     bounded whatever the body size. With it, the whole body is parsed and checked first and
@@ -89,18 +90,20 @@ async def ingest(
             raise NoPoints()
         if atomic:
             if rejections:
-                raise IngestRejected(rejections, 0, atomic=True)
+                raise WriteRejected(rejections, 0, atomic=True)
             merged = Batch.concat(held)
             held.clear()
             await writer.preflight(merged)
             if rejections:
-                raise IngestRejected(rejections, 0, atomic=True)
+                raise WriteRejected(rejections, 0, atomic=True)
             await writer.write(merged)
         elif held:
             await writer.write(Batch.concat(held))
         summary = await writer.finish()
     if rejections:
-        raise IngestRejected(rejections, summary.written, summary.created, atomic=False)
+        raise WriteRejected(
+            rejections, summary.written, summary.created, atomic=False, ignored=summary.ignored
+        )
     return summary
 
 

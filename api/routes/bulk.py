@@ -13,11 +13,11 @@ from api.ingest.csvfmt import CsvParser
 from api.ingest.jsonfmt import JsonParser
 from api.ingest.lineproto import CREATE_OPTIONS, LineProtocolParser, parse_precision
 from api.ingest.run import Parser, ingest
-from api.responses import json_response
-from api.schemas import Problem, StrictModel, StrList
-from tsdb.bulk import Rejections
+from api.responses import ignored_fields, json_response
+from api.schemas import IgnoredPoint, Problem, StrictModel, StrList
 from tsdb.errors import InvalidInput
-from tsdb.keys import validate_labels
+from tsdb.keys import validate_key, validate_labels
+from tsdb.rejections import Rejections
 from tsdb.timefmt import now_ms
 
 __all__ = ["BulkArgs", "BulkResult", "bp", "parse_label_params"]
@@ -38,12 +38,20 @@ class BulkArgs(StrictModel):
         None, description="name=value, repeatable: labels of the series this request creates"
     )
     precision: str = Field("ns", description="Line protocol timestamps: ns, us, ms or s")
+    key: str | None = Field(
+        None,
+        description="CSV with a t,v header (one series, as format=csv exports it): its key",
+    )
 
 
 class BulkResult(BaseModel):
-    written: int = Field(description="Points written")
+    written: int = Field(description="Points stored")
     series: int = Field(description="Series written to")
     created: int = Field(description="Series created by this request")
+    ignored: int = Field(0, description="Points the series' IGNORE filter dropped (not stored)")
+    ignored_points: list[IgnoredPoint] = Field(
+        default_factory=list, description="Each ignored point (the first 1,000)"
+    )
 
 
 @bp.post("/v1/points")
@@ -66,7 +74,8 @@ async def write_bulk(query_args: BulkArgs) -> Response:
         parser = JsonParser(rejections, now)
     elif mimetype in CSV_TYPES:
         rejections = Rejections("line")
-        parser = CsvParser(rejections, now)
+        key = None if query_args.key is None else validate_key(query_args.key)
+        parser = CsvParser(rejections, now, key=key)
     elif mimetype in LINE_PROTOCOL_TYPES:
         rejections = Rejections("line")
         parser = LineProtocolParser(rejections, now, precision)
@@ -90,7 +99,12 @@ async def write_bulk(query_args: BulkArgs) -> Response:
         madd_samples=store().chunk_points,
     )
     return json_response(
-        {"written": summary.written, "series": summary.series, "created": summary.created}
+        {
+            "written": summary.written,
+            "series": summary.series,
+            "created": summary.created,
+            **ignored_fields(summary.ignored),
+        }
     )
 
 

@@ -22,8 +22,9 @@ from api.ingest.body import body_chunks
 from api.ingest.lineproto import CREATE_OPTIONS, LineProtocolParser, parse_precision
 from api.ingest.run import NoPoints, ingest
 from api.responses import dumps
-from tsdb.bulk import IngestRejected, Rejections
-from tsdb.errors import InvalidInput, StoreUnavailable
+from core.version import VERSION
+from tsdb.errors import InvalidInput, StoreUnavailable, WriteRejected
+from tsdb.rejections import Rejections
 from tsdb.timefmt import now_ms
 
 __all__ = ["bp"]
@@ -78,7 +79,7 @@ async def ping() -> Response:
 async def _write(bucket: str, precision: Any) -> Response:
     rejections = Rejections("line")
     parser = LineProtocolParser(rejections, now_ms(), precision, bucket=bucket)
-    await ingest(
+    summary = await ingest(
         body_chunks(),
         parser,
         store().client,
@@ -86,11 +87,13 @@ async def _write(bucket: str, precision: Any) -> Response:
         create_options=CREATE_OPTIONS,
         madd_samples=store().chunk_points,
     )
-    return _no_content()
+    response = _no_content()
+    if summary.ignored:  # InfluxDB has no word for these: say it in a header
+        response.headers["X-Tsapi-Ignored"] = str(summary.ignored.count)
+    return response
 
 
 def _no_content() -> Response:
-    from api.app import VERSION  # api.app imports this module
 
     response = Response(b"", status=204)
     response.headers["X-Influxdb-Build"] = "tsapi"
@@ -115,8 +118,8 @@ def _influx_error(
     return response
 
 
-@bp.errorhandler(IngestRejected)
-async def rejected(exc: IngestRejected) -> Response:
+@bp.errorhandler(WriteRejected)
+async def rejected(exc: WriteRejected) -> Response:
     items = exc.rejections.items
     shown = "; ".join(f"line {r.pos}: {r.reason}" for r in items[:_SHOWN_ERRORS])
     more = exc.rejections.count - min(len(items), _SHOWN_ERRORS)

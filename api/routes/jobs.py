@@ -6,11 +6,10 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, Field, RootModel, ValidationError
+from pydantic import BaseModel, Field, RootModel
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_querystring, validate_request
 
-from api.errors import ApiError
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import Problem, StrictModel
@@ -111,19 +110,7 @@ def job_document(document: JobDocument) -> dict[str, Any]:
 async def submit_job(data: JobSubmit) -> Response:
     """Submit an analysis job; params are checked against the data before it is queued."""
     kind = registry.get(data.type)
-    try:
-        params = kind.params.model_validate(data.params)
-    except ValidationError as exc:
-        raise ApiError(
-            422,
-            "invalid-input",
-            "Invalid input",
-            f"the params of a {kind.name} job are not valid",
-            errors=[
-                {"field": "params." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ],
-        ) from None
+    params = kind.validate(data.params)
     prepare_at_run = False
     try:
         params = await kind.prepare(params, store())

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from pydantic import Field
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 
-from api.errors import ApiError
 from api.extensions import store
+from api.json_body import read_json_body
 from api.params import parse_points, range_query, read_options
 from api.reading import single_series_response
-from api.responses import json_response
+from api.responses import ignored_fields, json_response
 from api.schemas import (
     DeleteResult,
     PageArgs,
@@ -26,12 +23,11 @@ from api.schemas import (
     WriteArgs,
     WriteResult,
 )
-from tsdb.errors import InvalidInput, SeriesExists, SeriesNotFound
+from tsdb.errors import InvalidInput, SeriesNotFound
 from tsdb.keys import validate_key, validate_labels
-from tsdb.models import SeriesConfig
 from tsdb.timefmt import parse_bound, parse_timestamp
 
-__all__ = ["bp", "read_json_body"]
+__all__ = ["bp"]
 
 bp = Blueprint("points", __name__, url_prefix="/v1/series")
 
@@ -41,24 +37,6 @@ class DeleteRangeArgs(StrictModel):
 
     from_: TimeIn = Field(alias="from")
     to: TimeIn
-
-
-async def read_json_body() -> Any:
-    """The request body parsed with orjson; 415 unless it is JSON, 400 if malformed."""
-    if request.mimetype != "application/json":
-        raise ApiError(
-            415,
-            "unsupported-media-type",
-            "Unsupported Media Type",
-            f"send the body as application/json (got {request.mimetype or 'no content type'})",
-        )
-    body = await request.get_data(cache=False)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(
-            400, "malformed-json", "Malformed JSON", f"the body is not JSON: {exc}"
-        ) from None
 
 
 @bp.post("/<key>/points")
@@ -82,17 +60,16 @@ async def write_points(key: str, query_args: WriteArgs) -> Response:
     if not isinstance(items, list) or not items:
         raise InvalidInput('send a point, a non-empty list of points, or {"points": [...]}')
     times, values = parse_points(items)
-    created = False
-    if not await store().exists(key):
-        if not query_args.create:
-            raise SeriesNotFound(key)
-        try:
-            await store().create(key, SeriesConfig(labels=labels))
-            created = True
-        except SeriesExists:
-            pass  # another writer created it in the meantime
-    written = await store().add_many([(key, t, v) for t, v in zip(times, values, strict=True)])
-    return json_response({"written": written, "created": created}, 201 if created else 200)
+    if not query_args.create and not await store().exists(key):
+        raise SeriesNotFound(key)
+    summary = await store().add_many(
+        [(key, t, v) for t, v in zip(times, values, strict=True)],
+        create=query_args.create,
+        labels=labels,
+    )
+    created = summary.created > 0
+    body = {"written": summary.written, "created": created, **ignored_fields(summary.ignored)}
+    return json_response(body, 201 if created else 200)
 
 
 @bp.get("/<key>/points")

@@ -31,7 +31,12 @@ async def query(query_args: QueryArgs) -> Response:
 @document_response(LatestOut)
 async def latest(query_args: LatestArgs) -> Response:
     """The newest sample of every series a label filter selects (TS.MGET)."""
-    values = await store().latest(query_args.filter, latest=query_args.latest)
+    values = await store().latest(
+        query_args.filter,
+        latest=query_args.latest,
+        with_labels=query_args.with_labels,
+        selected_labels=tuple(query_args.selected_labels or ()),
+    )
     return json_response(
         {
             "series": [

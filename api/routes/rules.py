@@ -13,7 +13,7 @@ from api.responses import json_response
 from api.schemas import NoContent, Problem, RuleIn, RuleOut, RulesOut
 from tsdb.errors import SeriesExists
 from tsdb.models import Rule, SeriesConfig
-from tsdb.timefmt import parse_duration, parse_timestamp
+from tsdb.timefmt import parse_alignment, parse_duration
 
 __all__ = ["bp"]
 
@@ -30,7 +30,7 @@ async def create_rule(key: str, data: RuleIn) -> Response:
         dest=data.dest,
         bucket_ms=parse_duration(data.bucket, "bucket"),
         aggregation=data.agg,
-        align_ms=parse_timestamp(data.align, "align"),
+        align_ms=parse_alignment(data.align, "align"),
     )
     store().check_same_slot(key, data.dest)  # before creating anything
     if data.create_dest and not await store().exists(data.dest):

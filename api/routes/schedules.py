@@ -6,11 +6,10 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_request
 
-from api.errors import ApiError
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import DurationIn, NoContent, StrictModel, TimeIn
@@ -74,19 +73,7 @@ async def create_schedule(data: ScheduleCreate) -> Response:
     """Run a job type on a schedule; params are checked now and again at every run."""
     kind = registry.get(data.type)
     every_ms = check_timing(data.cron, data.every)
-    try:
-        params = kind.params.model_validate(data.params)
-    except ValidationError as exc:
-        raise ApiError(
-            422,
-            "invalid-input",
-            "Invalid input",
-            f"the params of a {kind.name} job are not valid",
-            errors=[
-                {"field": "params." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ],
-        ) from None
+    params = kind.validate(data.params)
     await kind.prepare(params, store())  # refuse what would fail at every run
     start = None if data.start_at is None else parse_timestamp(data.start_at, "start_at")
     schedule = await asyncio.to_thread(

@@ -31,7 +31,7 @@ from api.security.errors import NotAllowed, NotAuthenticated
 from api.security.keys import ApiKey, KeyStore, Scope
 from api.security.ratelimit import RateLimiter
 from api.security.reach import Reach
-from api.settings import Settings
+from core.settings import Settings
 from tsdb.connection import Client
 
 __all__ = [

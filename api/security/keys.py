@@ -19,17 +19,15 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from api.security.reach import Reach
 from tsdb.connection import Client
-from tsdb.errors import InvalidInput, StoreUnavailable
+from tsdb.errors import InvalidInput
+from tsdb.faults import guarded
 from tsdb.filters import parse_filters
 from tsdb.keys import api_key_key, api_keys_index_key, validate_key
 
@@ -133,6 +131,7 @@ def _check_new(
     return checked, prefix or None, parse_filters(wanted) if wanted else ()
 
 
+@guarded
 class KeyStore:
     """API keys in Redis: ``tsapi:key:<id>`` hashes and the ``tsapi:keys`` index set.
 
@@ -155,23 +154,22 @@ class KeyStore:
         """Make a key; the token in the result is the only copy of its secret."""
         checked, prefix, parsed = _check_new(name, scopes, prefix, filters)
         secret = secrets.token_urlsafe(32)
-        async with _redis_errors():
-            while True:
-                key_id = secrets.token_hex(6)
-                if await self.client.sadd(api_keys_index_key(), key_id):
-                    break
-            created = _now_ms()
-            await self.client.hset(
-                api_key_key(key_id),
-                mapping={
-                    "name": name,
-                    "secret_sha256": hash_secret(secret),
-                    "scopes": ",".join(sorted(checked)),
-                    "prefix": prefix or "",
-                    "filters": json.dumps(list(parsed)),
-                    "created_at": created,
-                },
-            )
+        while True:
+            key_id = secrets.token_hex(6)
+            if await self.client.sadd(api_keys_index_key(), key_id):
+                break
+        created = _now_ms()
+        await self.client.hset(
+            api_key_key(key_id),
+            mapping={
+                "name": name,
+                "secret_sha256": hash_secret(secret),
+                "scopes": ",".join(sorted(checked)),
+                "prefix": prefix or "",
+                "filters": json.dumps(list(parsed)),
+                "created_at": created,
+            },
+        )
         key = ApiKey(key_id, name, checked, prefix, parsed, created)
         return NewKey(key, f"{TOKEN_PREFIX}_{key_id}_{secret}")
 
@@ -179,8 +177,7 @@ class KeyStore:
         """The key with this id, or None."""
         if not _ID.fullmatch(key_id):
             return None
-        async with _redis_errors():
-            record = await self.client.hgetall(api_key_key(key_id))
+        record = await self.client.hgetall(api_key_key(key_id))
         return _from_record(key_id, record) if record else None
 
     async def verify(self, token: str) -> ApiKey | None:
@@ -189,8 +186,7 @@ class KeyStore:
         if parsed is None:
             return None
         key_id, secret = parsed
-        async with _redis_errors():
-            record = await self.client.hgetall(api_key_key(key_id))
+        record = await self.client.hgetall(api_key_key(key_id))
         stored = _text(record.get("secret_sha256", "")) if record else ""
         # compared even when the key is unknown, so both cost the same
         matches = hmac.compare_digest(stored or _NO_HASH, hash_secret(secret))
@@ -200,38 +196,25 @@ class KeyStore:
 
     async def list(self) -> list[ApiKey]:
         """Every key, oldest first."""
-        async with _redis_errors():
-            ids = sorted(_text(i) for i in await self.client.smembers(api_keys_index_key()))
-            found = [await self.get(i) for i in ids]
+        ids = sorted(_text(i) for i in await self.client.smembers(api_keys_index_key()))
+        found = [await self.get(i) for i in ids]
         return sorted((k for k in found if k is not None), key=lambda k: (k.created_at, k.id))
 
     async def revoke(self, key_id: str) -> bool:
         """Delete a key at once; False if there was none with this id."""
         if not _ID.fullmatch(key_id):
             return False
-        async with _redis_errors():
-            deleted = await self.client.delete(api_key_key(key_id))
-            removed = await self.client.srem(api_keys_index_key(), key_id)
+        deleted = await self.client.delete(api_key_key(key_id))
+        removed = await self.client.srem(api_keys_index_key(), key_id)
         return bool(deleted or removed)
 
     async def count(self) -> int:
         """How many keys exist."""
-        async with _redis_errors():
-            return int(await self.client.scard(api_keys_index_key()))
+        return int(await self.client.scard(api_keys_index_key()))
 
     async def touch(self, key_id: str, when_ms: int | None = None) -> None:
         """Record that the key was just used."""
-        async with _redis_errors():
-            await self._touch(keys=[api_key_key(key_id)], args=[when_ms or _now_ms()])
-
-
-@asynccontextmanager
-async def _redis_errors() -> AsyncIterator[None]:
-    """Turns Redis trouble into :class:`StoreUnavailable` (503 in the API)."""
-    try:
-        yield
-    except RedisError as exc:
-        raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        await self._touch(keys=[api_key_key(key_id)], args=[when_ms or _now_ms()])
 
 
 def _text(value: Any) -> str:

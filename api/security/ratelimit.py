@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 
-from redis.exceptions import RedisError
-
 from api.security.errors import RateLimited
 from tsdb.connection import Client
-from tsdb.errors import StoreUnavailable
+from tsdb.faults import translate
 from tsdb.keys import rate_limit_key
 
 __all__ = ["RateLimiter"]
@@ -56,11 +54,9 @@ class RateLimiter:
 
     async def take(self, identity: str) -> None:
         """Spend one token of ``identity``; :class:`RateLimited` when there is none."""
-        try:
+        with translate():
             allowed, wait_ms = await self._take(
                 keys=[rate_limit_key(identity)], args=[self.rate, self.burst]
             )
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         if not int(allowed):
             raise RateLimited(max(1, math.ceil(int(wait_ms) / 1000)), self.rate)

@@ -208,7 +208,7 @@ export function jobDetail(root, { rest }) {
       }
     } else if (job.type === "plot") {
       result.append(card("Data", h("div", { class: "card-body" }, kv({
-        series: body.series.map((s) => `${s.key} (${fmtCount(s.points)} points)`).join(", "),
+        series: body.series.map((s) => `${s.key} (${fmtCount(s.point_count)} points)`).join(", "),
         "samples in range": fmtCount(body.samples_in_range),
         aggregation: body.aggregation ? `${body.aggregation} per ${fmtDuration(body.bucket_ms)}` : "raw samples",
         range: `${fmtTime(body.from)} → ${fmtTime(body.to)} UTC`,

@@ -24,9 +24,11 @@ from api.ingest.body import (
     StreamingHTTPConnection,
     StreamingRequest,
 )
-from api.settings import Settings
+from core.settings import Settings
 from tests.conftest import free_port
-from tsdb.bulk import Batch, BulkWriter, Rejections
+from tsdb.bulk import Batch, BulkWriter
+from tsdb.models import DuplicatePolicy, SeriesConfig
+from tsdb.rejections import Rejections
 from tsdb.store import TimeSeriesStore
 
 CSV = {"Content-Type": "text/csv"}
@@ -186,8 +188,8 @@ async def test_atomic_checks_duplicates_and_retention_before_writing(client: Qua
     created = await post(
         client, {"key": "fresh", "t": [1, 1], "v": [1, 2]}, "?atomic=true&create=true"
     )
-    assert created.status_code == 409  # the module's default policy blocks duplicates
-    assert (await client.get("/v1/series/fresh")).status_code == 404
+    assert created.status_code == 200  # tsapi's default policy: the last value wins
+    assert await points_of(client, "fresh") == [[1, 2.0]]
 
 
 async def test_duplicates_blocked_without_atomic_are_409_with_the_rest_written(
@@ -432,7 +434,7 @@ async def test_writer_sorts_creates_and_maps_errors_back(store: TimeSeriesStore,
     """The raw RESP path and the redis-py pipeline path (used on clusters) agree."""
     import numpy as np
 
-    await store.create("w:block", None)
+    await store.create("w:block", SeriesConfig(duplicate_policy=DuplicatePolicy.BLOCK))
     await store.client.execute_command("TS.ADD", "w:block", 5, 5)
     keys = ["w:new", "w:block", "bad key"]
     batch = Batch(

@@ -22,9 +22,10 @@ from api.ingest.lineproto import (
     series_labels,
 )
 from api.ingest.values import timestamps_from_objects, timestamps_from_strings, values_from_strings
-from tsdb.bulk import Batch, Rejection, Rejections
+from tsdb.bulk import Batch
 from tsdb.errors import InvalidInput
 from tsdb.keys import validate_key, validate_labels
+from tsdb.rejections import Rejection, Rejections
 
 NOW = 1_700_000_000_000
 

@@ -101,3 +101,13 @@ async def test_latest_values_by_filter(client: QuartClient, cities: None) -> Non
     empty = await (await client.get("/v1/latest?filter=kind=hum")).get_json()
     assert empty["series"][0]["t"] is None
     assert (await client.get("/v1/latest")).status_code == 422
+
+
+async def test_latest_values_with_some_labels_or_none(client: QuartClient, cities: None) -> None:
+    chosen = await client.get("/v1/latest?filter=region=south&selected_labels=city")
+    assert [s["labels"] for s in (await chosen.get_json())["series"]] == [
+        {"city": "austin"},
+        {"city": "dallas"},
+    ]
+    bare = await client.get("/v1/latest?filter=region=south&with_labels=false")
+    assert [s["labels"] for s in (await bare.get_json())["series"]] == [{}, {}]

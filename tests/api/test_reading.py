@@ -181,3 +181,27 @@ async def test_fill_over_too_many_buckets_is_refused(client: QuartClient, gappy:
     response = await client.get("/v1/series/g/points?agg=avg&bucket=1&fill=zero&to=10000000000")
     assert response.status_code == 422
     assert "buckets" in (await response.get_json())["detail"]
+
+
+@pytest.mark.parametrize(
+    ("options", "first", "last"),
+    [
+        ("fill=zero", [0, 0.0], [150, 0.0]),
+        ("fill=null", [0, None], [150, None]),
+        ("empty=true", [0, None], [150, None]),
+        ("fill=zero&bucket_timestamp=end", [10, 0.0], [160, 0.0]),
+        ("fill=zero&reverse=true", [150, 0.0], [0, 0.0]),
+    ],
+)
+async def test_filled_answers_cover_the_requested_range(
+    client: QuartClient, options: str, first: list, last: list
+) -> None:
+    await client.post("/v1/series", json={"key": "edge"})
+    await client.post("/v1/series/edge/points", json=[[t, 1.0] for t in range(20, 100, 10)])
+    body = await get(client, f"/v1/series/edge/points?agg=sum&bucket=10&from=0&to=150&{options}")
+    points = body["points"]
+    assert len(points) == 16  # buckets 0, 10, ..., 150
+    assert points[0] == first and points[-1] == last
+    offset = 10 if "bucket_timestamp=end" in options else 0  # a bucket reports its end
+    assert sorted(p[0] for p in points) == [t + offset for t in range(0, 160, 10)]
+    assert sum(p[1] or 0 for p in points) == 8.0

@@ -61,3 +61,15 @@ async def test_rule_errors(client: QuartClient) -> None:
     again = await client.post("/v1/series/c/rules", json={**body, "dest": "b"})
     assert again.status_code == 409
     assert (await again.get_json())["title"] == "Compaction rule conflict"
+
+
+async def test_rule_alignment_takes_a_timestamp_or_a_duration(client: QuartClient) -> None:
+    await client.post("/v1/series", json={"key": "raw"})
+    for align, align_ms in (("10m", 600_000), ("1970-01-01T00:05:00Z", 300_000), (7, 7)):
+        dest = f"raw:{align_ms}"
+        response = await client.post(
+            "/v1/series/raw/rules",
+            json={"dest": dest, "agg": "avg", "bucket": "1h", "align": align},
+        )
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        assert (await response.get_json())["align_ms"] == align_ms

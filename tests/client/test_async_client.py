@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tsapi_client import AsyncClient, Client, ConnectionFailed, Job, JobFailed, NotFound
 
-from client import AsyncClient, Client, ConnectionFailed, Job, JobFailed, NotFound
 from tests.conftest import free_port
 
 T0 = 1706702400000

@@ -7,16 +7,18 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tsapi_client import Client
 
-from api.cli import main
-from client import Client
+from tsapi.cli import main
 
 T0 = 1706702400000
+TSAPI = str(Path(sys.executable).with_name("tsapi"))
 
 
 @pytest.fixture
@@ -118,7 +120,7 @@ def test_query_csv_feeds_back_into_ingest(tsapi: CliRunner, api_url: str, tmp_pa
 def test_ingest_lists_rejected_lines_and_exits_non_zero(tsapi: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "m.lp").write_text("cpu,host=a idle=1 1000\ncpu,host=a idle=x 2000\n")
     result = run(tsapi, "ingest", "m.lp", "--precision", "ms", code=1)
-    assert result.stdout.startswith("m.lp: 1 points written, 1 series created, 1 rejected (")
+    assert result.stdout.startswith("m.lp: 1 point written, 1 series created, 1 rejected (")
     assert result.stderr.startswith("Error: 1 point was rejected:\n  line 2")
     unknown = run(tsapi, "ingest", "m.lp", "--format", "json", code=1)
     assert unknown.stderr.startswith("Error: 400 Malformed JSON")
@@ -183,3 +185,14 @@ def test_jobs_open_launches_the_plot_page_in_a_browser(
     page = Path(opened.read_text().strip())
     assert page.name == "plot.html"
     assert b"<html" in page.read_bytes()[:2000].lower()
+
+
+def test_commands_print_no_library_warnings_and_jobs_help_points_to_the_types() -> None:
+    env = {**os.environ, "TSAPI_REDIS_URL": "redis://127.0.0.1:1/0", "PYTHONWARNINGS": "default"}
+    for command in (["config", "show"], ["keys", "list"]):
+        done = subprocess.run(
+            [TSAPI, *command], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert "Warning" not in done.stderr, done.stderr
+    helped = subprocess.run([TSAPI, "jobs", "--help"], capture_output=True, text=True, timeout=60)
+    assert "tsapi jobs types" in helped.stdout

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from client import (
+from tsapi_client import (
     Aggregation,
     ApiError,
     BulkResult,

@@ -28,7 +28,7 @@ def test_the_guide_shows_every_route_of_the_api() -> None:
     import re
 
     from api.app import create_app
-    from api.settings import Settings
+    from core.settings import Settings
 
     text = (ROOT / "docs" / "guide.md").read_text()
     for rule in create_app(Settings()).url_map.iter_rules():

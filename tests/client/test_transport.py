@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tsapi_client import Client, ConnectionFailed, Unavailable
 
-from client import Client, ConnectionFailed, Unavailable
 from tests.client.conftest import BIN, serve, stop
 from tests.conftest import free_port
 from tsdb.embedded import EmbeddedRedis
@@ -85,7 +85,7 @@ def test_503_while_redis_is_down_is_retried_until_it_is_back(
 
 def test_the_client_module_imports_without_the_server_packages() -> None:
     code = (
-        "import sys; import client, client.cli; "
+        "import sys; import tsapi_client, tsapi_client.cli; "
         "bad = [m for m in ('api', 'tsdb', 'workers', 'quart', 'redis') if m in sys.modules]; "
         "print(bad)"
     )

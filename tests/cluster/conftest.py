@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from api.settings import Settings
+from core.settings import Settings
 from tsdb.connection import connect
 from tsdb.embedded import EmbeddedCluster
 from tsdb.store import TimeSeriesStore

@@ -15,7 +15,7 @@ from redis.crc import key_slot
 
 from api.extensions import STORE
 from api.security import KeyStore
-from api.shared_config import set_shared
+from core.shared_config import set_shared
 from tests.workers.helpers import job, submit
 from tsdb.errors import InvalidInput
 from workers.queue import connect_queue
@@ -162,6 +162,8 @@ async def test_bulk_writes_create_series_on_every_shard(
     assert len(found["series"]) == 12
     assert (await get(client, "/v1/series/b:11/points"))["points"][-1] == [49, 11.0 * 49]
 
+    blocked = await client.patch("/v1/series/b:0", json={"duplicate_policy": "block"})
+    assert blocked.status_code == 200
     again = await client.post("/v1/points?atomic=true", json=rows[:3])
     assert again.status_code == 409  # duplicates blocked: checked on each series' own shard
     assert (await get(client, "/v1/series/b:0"))["total_samples"] == 50

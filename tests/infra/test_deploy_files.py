@@ -6,6 +6,7 @@ Validators come from the test extra and run from this interpreter's venv: check-
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 import shlex
@@ -19,9 +20,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from api.cli import main as cli_main
-from api.settings import Settings
+from core.settings import Settings
 from plots.browser import CHROMEDRIVER_ENV, CHROMIUM_ENV
+from tsapi.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -363,7 +364,7 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_every_tsapi_subcommand_exists() -> None:
     used = _used_subcommands()
     assert {"serve", "worker"} <= set(used), f"expected serve and worker to be run, found {used}"
-    known = set(cli_main.commands)
+    known = set(COMMANDS)
     unknown = {sub: where for sub, where in used.items() if sub not in known}
     assert not unknown, f"not subcommands of `tsapi` ({sorted(known)}): {unknown}"
 
@@ -414,7 +415,7 @@ def test_redis_images_carry_a_fixed_timeseries_module() -> None:
 
 def test_redis_keeps_an_append_only_file() -> None:
     for where, _image, env, argv in _redis_deployments():
-        settings = " ".join([env.get("REDIS_ARGS", ""), *argv])
+        settings = _resolve(" ".join([env.get("REDIS_ARGS", ""), *argv]))
         assert "--appendonly yes" in settings, f"{where}: AOF is off"
         assert "--appendfsync everysec" in settings, f"{where}: appendfsync is not everysec"
 
@@ -463,6 +464,34 @@ def test_dockerfile_runs_the_api_as_non_root() -> None:
     assert healthchecks and "/healthz" in healthchecks[-1], "HEALTHCHECK must probe /healthz"
     installs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
     assert "pip install" in installs and not re.search(r"\[(test|dev)", installs), installs
+
+
+def _copied_sources() -> set[str]:
+    """What the Dockerfile's COPY instructions take from the build context."""
+    sources = set()
+    for keyword, rest in _dockerfile_instructions():
+        words = rest.split()
+        if keyword == "COPY" and not any(w.startswith("--from") for w in words):
+            sources.update(w.rstrip("/") for w in words[:-1] if not w.startswith("--"))
+    return sources
+
+
+def test_dockerignore_lets_through_exactly_what_the_dockerfile_copies() -> None:
+    allowed = {
+        line[1:].rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert _copied_sources() == allowed
+
+
+def test_the_image_has_every_package_of_the_distribution() -> None:
+    """A package the build leaves out breaks `tsapi` at start (as client/ once did)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    packages = {name.split(".")[0] for name in config["options.packages.find"]["include"].split()}
+    missing = packages - _copied_sources()
+    assert not missing, f"infra/docker/Dockerfile does not copy {sorted(missing)}"
 
 
 def test_k8s_api_probes() -> None:

@@ -49,7 +49,7 @@ class Deployment:
 
     def tsapi(self, host: Host, *args: str) -> str:
         """Run a ``tsapi`` command on ``host``; return its stdout (fail on a non-zero exit)."""
-        done = host.run([sys.executable, "-m", "api", *args], env=self.env)
+        done = host.run([sys.executable, "-m", "tsapi", *args], env=self.env)
         assert done.returncode == 0, f"tsapi {' '.join(args)}: {done.stderr[-2000:]}"
         return done.stdout
 
@@ -98,7 +98,7 @@ def deployment(network: Network, tmp_path_factory: pytest.TempPathFactory) -> De
     redis_args = ["redis", "--bind", redis_host.address, "--port", str(REDIS_PORT)]
     redis_host.start(
         "redis",
-        [sys.executable, "-m", "api", *redis_args, "--dir", str(data)],
+        [sys.executable, "-m", "tsapi", *redis_args, "--dir", str(data)],
         {**env, "TSAPI_REDIS_PASSWORD": password},
     )
     deployment = Deployment(redis_host, api, worker, client, password, "", env, network.logs)
@@ -107,8 +107,8 @@ def deployment(network: Network, tmp_path_factory: pytest.TempPathFactory) -> De
     deployment.token = deployment.tsapi(
         api, "keys", "create", "--name", "multihost", "--scope", "admin"
     ).strip()
-    api.start("serve", [sys.executable, "-m", "api", "serve", "--host", api.address], env)
-    worker.start("worker", [sys.executable, "-m", "api", "worker"], env)
+    api.start("serve", [sys.executable, "-m", "tsapi", "serve", "--host", api.address], env)
+    worker.start("worker", [sys.executable, "-m", "tsapi", "worker"], env)
 
     def api_ready() -> bool:
         status, _ = client.http("GET", f"{deployment.base_url}/readyz")

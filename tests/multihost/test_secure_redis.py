@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from quart.testing import QuartClient
 
 from api.app import create_app
-from api.cli import main
-from api.settings import Settings
+from core.settings import Settings
 from tests.cluster.conftest import free_port_range
 from tests.conftest import free_port, skip_or_fail_in_ci
+from tsapi.cli import main
 from tsdb.connection import connect
 from tsdb.embedded import EmbeddedCluster, EmbeddedRedis
 from tsdb.models import MultiRangeQuery, RangeQuery, SeriesConfig

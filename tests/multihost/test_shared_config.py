@@ -18,10 +18,10 @@ from quart.testing import QuartClient
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from api.cli import main
-from api.settings import Settings
-from api.shared_config import SharedSettings, layered
+from core.settings import Settings
+from core.shared_config import SharedSettings, layered
 from tests.conftest import free_port
+from tsapi.cli import main
 from tsdb.connection import connect
 from tsdb.keys import config_key
 

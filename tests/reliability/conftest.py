@@ -24,7 +24,7 @@ def start_serve(redis_url: str, *args: str, **env: str) -> tuple[subprocess.Pope
     """`tsapi serve` on a free loopback port; returns the process and its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "tsapi", "serve", "--port", str(port), *args],
         env={
             **os.environ,
             "TSAPI_REDIS_URL": redis_url,

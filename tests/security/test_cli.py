@@ -10,9 +10,9 @@ import sys
 import httpx
 from click.testing import CliRunner
 
-from api.cli import main
 from tests.conftest import free_port, stop_process
 from tests.test_server import wait_healthy
+from tsapi.cli import main
 
 
 def tsapi(redis_url: str, *args: str) -> tuple[int, str, str]:
@@ -68,7 +68,7 @@ def _serve(redis_url: str, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}
     env.pop("TSAPI_INSECURE", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", *args],
+        [sys.executable, "-m", "tsapi", "serve", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

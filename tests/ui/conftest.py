@@ -36,13 +36,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m api serve`` on a free port, against the test Redis; yields its base URL."""
+    """``python -m tsapi serve`` on a free port, against the test Redis; yields its base URL."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("ui-server") / "server.log"
     env = {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--port", str(port)],
+            [sys.executable, "-m", "tsapi", "serve", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -73,9 +73,9 @@ def api(live_server: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def worker(worker_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A background ``python -m api worker`` for the length of one test."""
+    """A background ``python -m tsapi worker`` for the length of one test."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "api", "worker"],
+        [sys.executable, "-m", "tsapi", "worker"],
         env=worker_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -197,7 +197,7 @@ def test_with_api_keys_defined_the_page_sends_the_key_it_keeps(
     worker_env: dict[str, str],
 ) -> None:
     made = subprocess.run(
-        [sys.executable, "-m", "api", "keys", "create", "--name", "ui", "--scope", "read"],
+        [sys.executable, "-m", "tsapi", "keys", "create", "--name", "ui", "--scope", "read"],
         env=worker_env,
         capture_output=True,
         text=True,

@@ -77,8 +77,9 @@ async def test_injected_anomalies_are_reported_as_intervals_and_written_back(
     ]
     result = await (await client.get(f"/v1/jobs/{submitted['id']}/result")).get_json()
     (series,) = result["series"]
-    assert series["points"] == n and series["anomalous_points"] == 7
-    assert [(i["start"], i["end"], i["points"], i["direction"]) for i in series["intervals"]] == [
+    assert series["point_count"] == n and series["anomalous_points"] == 7
+    intervals = series["intervals"]
+    assert [(i["start"], i["end"], i["point_count"], i["direction"]) for i in intervals] == [
         (700_000, 700_000, 1, "high"),
         (2_500_000, 2_500_000, 1, "low"),
         (4_000_000, 4_004_000, 5, "high"),
@@ -114,7 +115,7 @@ async def test_clean_series_raise_no_anomaly(
     submitted = await submit(client, "anomaly", filter=["g=c"], formats=[])
     run_worker()
     result = await (await client.get(f"/v1/jobs/{submitted['id']}/result")).get_json()
-    assert [s["points"] for s in result["series"]] == [6000] * 4
+    assert [s["point_count"] for s in result["series"]] == [6000] * 4
     assert result["anomalous_points"] == 0
     assert (await job(client, submitted["id"]))["files"][0]["name"] == "anomalies.csv"
 

@@ -31,8 +31,9 @@ async def test_plot_the_output_of_a_downsample(
 
     done = await job(client, second["id"])
     assert done["status"] == "finished", done
+    assert (await job(client, first["id"]))["dependents"] == [second["id"]]  # still listed
     result = await (await client.get(f"/v1/jobs/{second['id']}/result")).get_json()
-    assert result["series"] == [{"key": "raw:max:5m", "points": 12}]
+    assert result["series"] == [{"key": "raw:max:5m", "point_count": 12}]
 
 
 async def test_a_failed_dependency_cancels_the_waiting_job(
@@ -48,6 +49,8 @@ async def test_a_failed_dependency_cancels_the_waiting_job(
     waiting = await job(client, second["id"])
     assert waiting["status"] == "canceled"
     assert first["id"] in waiting["error"]
+    assert "waiting for" not in waiting["progress"]["message"]
+    assert waiting["progress"]["message"] == waiting["error"]
     again = await client.post(
         "/v1/jobs", json={"type": "noop", "params": {}, "depends_on": [first["id"]]}
     )

@@ -44,7 +44,7 @@ async def test_plot_job_end_to_end(client: QuartClient, run_worker: Callable[...
     assert result["samples_in_range"] == 40_000
     assert result["aggregation"] == "avg"  # 20,000 points on 500 px: one bucket per pixel
     assert result["bucket_ms"] == math.ceil((19_999_000 + 1) / 500)
-    assert all(s["points"] <= 500 for s in result["series"])
+    assert all(s["point_count"] <= 500 for s in result["series"])
 
     png = await client.get(f"/v1/jobs/{submitted['id']}/files/plot.png")
     assert png.status_code == 200
@@ -95,7 +95,7 @@ async def test_small_ranges_are_plotted_raw_and_html_only(
     assert [f["name"] for f in done["files"]] == ["data.csv", "plot.html"]
     result = await (await client.get(done["links"]["result"])).get_json()
     assert result["aggregation"] is None
-    assert result["series"] == [{"key": "s", "points": 51}]
+    assert result["series"] == [{"key": "s", "point_count": 51}]
     assert (result["from"], result["to"]) == (10, 60)
 
 

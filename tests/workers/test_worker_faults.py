@@ -1,9 +1,11 @@
 """Workers running in the background: cancel a running job, survive a kill -9, expiry."""
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,13 +13,13 @@ from typing import Any
 import pytest
 from quart.testing import QuartClient
 
-from tests.workers.helpers import submit, wait_status
+from tests.workers.helpers import job, submit, wait_status
 
 
 @contextmanager
 def background_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "api", "worker"],
+        [sys.executable, "-m", "tsapi", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -44,8 +46,32 @@ async def test_cancel_a_running_job(client: QuartClient, worker_env: dict[str, s
         assert (await response.get_json())["cancel_requested"] is True
         document = await wait_status(client, submitted["id"], {"canceled", "failed"}, within=10)
     assert document["status"] == "canceled"
-    assert document["error"] == "canceled on request"
+    assert document["error"].startswith("canceled on request")
     assert document["progress"]["percent"] < 50
+
+
+async def test_a_running_job_without_steps_stops_within_a_second_of_its_cancel(
+    client: QuartClient, worker_env: dict[str, str]
+) -> None:
+    with background_worker(worker_env):
+        submitted = await submit(client, "noop", seconds=20)  # one long sleep, no progress
+        await wait_status(client, submitted["id"], {"started"})
+        for _ in range(200):  # until it is in its sleep
+            if (await job(client, submitted["id"]))["progress"]["message"] == "step 1 of 1":
+                break
+            await asyncio.sleep(0.05)
+        asked = time.monotonic()
+        response = await client.delete(f"/v1/jobs/{submitted['id']}")
+        assert response.status_code == 202
+        document = await wait_status(client, submitted["id"], {"canceled", "failed"}, within=10)
+        stopped = time.monotonic() - asked
+        assert document["status"] == "canceled"
+        assert document["error"] == "canceled on request while running"
+        assert stopped < 5  # within a second on a quiet machine; this one may be busy
+        after = await submit(client, "noop")  # the worker carries on with fresh connections
+        assert (await wait_status(client, after["id"], {"finished", "failed"}))["status"] == (
+            "finished"
+        )
 
 
 async def test_a_killed_workers_job_fails_with_a_clear_reason(

@@ -13,7 +13,6 @@ rolling median and MAD on what is left, so a daily peak is normal but a peak at 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 from dataclasses import dataclass
@@ -21,35 +20,22 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from bokeh.models import Plot
 from pydantic import Field, model_validator
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from plots.analysis import AnomalySeries, anomaly_figure, decimate
 from plots.figures import PlotOptions
-from plots.render import to_html
-from tsdb.errors import InvalidInput, SeriesExists
-from tsdb.keys import validate_key, validate_labels
-from tsdb.models import Aggregation, DuplicatePolicy, SeriesConfig
+from tsdb.errors import InvalidInput
+from tsdb.models import Aggregation
+from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
-from workers.jobs.common import Selection, count_samples, data_bounds, prepare_selection
-from workers.jobs.export import read_array
+from workers.jobs.common import AnalysisParams, dest_keys, prepare_selection, read_array
+from workers.jobs.output import save_figure, write_series
 from workers.registry import JobType
 from workers.run import JobRun
 
-__all__ = [
-    "FORMATS",
-    "JOB_TYPE",
-    "AnalysisParams",
-    "AnomalyParams",
-    "Detection",
-    "Format",
-    "dest_keys",
-    "detect",
-    "save_figure",
-    "write_series",
-]
+__all__ = ["JOB_TYPE", "AnomalyParams", "Detection", "detect"]
 
 MAD_TO_SIGMA = 1.4826
 SPREAD_WINDOWS = 5
@@ -57,84 +43,8 @@ SPREAD_WINDOWS = 5
 alone does not cross the threshold."""
 MAX_INTERVALS = 1000
 """Intervals listed per series in the JSON result (the CSV has them all)."""
-WRITE_PAGE = 50_000
 PLOT_POINTS = 4000
 WRITE_KEY = "{key}:anomaly"
-
-Format = Literal["html", "png"]
-FORMATS: tuple[Format, ...] = ("html", "png")
-
-
-class AnalysisParams(Selection):
-    """What the analysis jobs share: the selection, writing back, and the plot's looks."""
-
-    write: bool = Field(False, description="Write the result back as a series per source")
-    write_key: str | None = Field(
-        None, max_length=300, description="Key of the written series ({key} = source key)"
-    )
-    write_labels: dict[str, str] = Field(
-        default_factory=dict, description="Labels of the written series (plus source, analysis)"
-    )
-    formats: list[Format] = Field(
-        default_factory=lambda: list(FORMATS), description="Plots to make; [] for none"
-    )
-    width: int = Field(900, ge=200, le=4000, description="Plot width, pixels")
-    height: int = Field(400, ge=150, le=3000, description="Plot height, pixels")
-    title: str = Field("", max_length=300)
-
-
-def dest_keys(params: AnalysisParams, default: str) -> dict[str, str]:
-    """Source key -> key it is written back to (``write_key`` or ``default``); checked."""
-    sources = list(params.keys or [])
-    if not params.write:
-        return {}
-    template = params.write_key or default
-    if len(sources) > 1 and "{key}" not in template:
-        raise InvalidInput("write_key must contain {key} when more than one series is analysed")
-    dests = {s: template.replace("{key}", s) for s in sources}
-    for dest in dests.values():
-        validate_key(dest, "write_key")
-        if dest in dests:
-            raise InvalidInput(f"write_key would overwrite the analysed series {dest!r}")
-    validate_labels(params.write_labels)
-    return dests
-
-
-def write_series(
-    job: JobRun,
-    dest: str,
-    labels: dict[str, str],
-    t: npt.NDArray[np.int64],
-    v: npt.NDArray[np.float64],
-) -> int:
-    """Write ``(t, v)`` into ``dest`` (created with ``labels``, duplicates replaced)."""
-    store = job.store
-
-    async def create() -> None:
-        with contextlib.suppress(SeriesExists):
-            await store.create(
-                dest, SeriesConfig(labels=labels, duplicate_policy=DuplicatePolicy.LAST)
-            )
-
-    job.run(create())
-    written = 0
-    for start in range(0, len(t), WRITE_PAGE):
-        chunk = [
-            (dest, int(ts), float(vs))
-            for ts, vs in zip(
-                t[start : start + WRITE_PAGE], v[start : start + WRITE_PAGE], strict=True
-            )
-        ]
-        written += job.run(store.add_many(chunk))
-    return written
-
-
-def save_figure(job: JobRun, figure: Plot, name: str, title: str, formats: list[Format]) -> None:
-    """Save ``figure`` as ``<name>.html`` and/or ``<name>.png``."""
-    if "html" in formats:
-        job.save_file(f"{name}.html", to_html(figure, title).encode(), "text/html; charset=utf-8")
-    if "png" in formats:
-        job.save_file(f"{name}.png", job.render_png(figure), "image/png")
 
 
 class AnomalyParams(AnalysisParams):
@@ -172,16 +82,7 @@ async def prepare(params: AnomalyParams, store: TimeSeriesStore) -> AnomalyParam
     season = None if params.season is None else parse_duration(params.season, "season")
     if season is not None and bucket is not None and (season % bucket or season // bucket < 2):
         raise InvalidInput("season must be a multiple of bucket, at least two buckets long")
-    prepared = params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-            "season": season,
-        }
-    )
+    prepared = params.model_copy(update={**resolved, "bucket": bucket, "season": season})
     if prepared.write:
         dest_keys(prepared, WRITE_KEY)
         prepared = prepared.model_copy(update={"write_key": prepared.write_key or WRITE_KEY})
@@ -267,7 +168,7 @@ def _intervals(
             {
                 "start": int(t[first]),
                 "end": int(t[last]),
-                "points": last - first + 1,
+                "point_count": last - first + 1,
                 "peak_t": int(t[peak]),
                 "peak_value": float(v[peak]),
                 "baseline": float(found.baseline[peak]),
@@ -279,6 +180,7 @@ def _intervals(
 
 
 def run(params: AnomalyParams, job: JobRun) -> dict[str, Any]:
+    """Flag points far from a rolling median (robust MAD score); intervals, plot, CSV."""
     keys = list(params.keys or [])
     bucket = None if params.bucket is None else int(params.bucket)
     season = None if params.season is None else int(params.season)
@@ -309,7 +211,7 @@ def run(params: AnomalyParams, job: JobRun) -> dict[str, Any]:
             rows.append([key, n, *(interval[c] for c in CSV_COLUMNS[2:])])
         entry: dict[str, Any] = {
             "key": key,
-            "points": len(v),
+            "point_count": len(v),
             "anomalous_points": int(found.anomalous.sum()),
             "intervals_total": len(intervals),
             "intervals": intervals[:MAX_INTERVALS],
@@ -375,7 +277,7 @@ CSV_COLUMNS = [
     "interval",
     "start",
     "end",
-    "points",
+    "point_count",
     "peak_t",
     "peak_value",
     "baseline",
@@ -393,10 +295,4 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="anomaly",
-    description="Flag points far from a rolling median (robust MAD score); intervals, plot, CSV.",
-    params=AnomalyParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("anomaly", AnomalyParams, prepare, run)

@@ -1,31 +1,44 @@
-"""Pieces the job types share: selecting series and a time range, and counting samples."""
+"""Pieces the job types share: selecting series and a time range, the parameters of the
+analysis jobs, and reading a series into arrays."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import Field, model_validator
 
-from api.schemas import StrictModel, TimeIn
+from core.fields import StrictModel, TimeIn
 from tsdb.errors import InvalidInput, NoSeriesMatch, SeriesNotFound
 from tsdb.filters import parse_filters
-from tsdb.keys import validate_key
-from tsdb.models import Aggregation, RangeQuery, SeriesInfo
+from tsdb.keys import validate_key, validate_labels
+from tsdb.models import Aggregation, RangeQuery
+from tsdb.paging import DEFAULT_PAGE, iter_arrays
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound
 
+if TYPE_CHECKING:
+    from workers.run import JobRun
+
 __all__ = [
+    "FORMATS",
     "MAX_SERIES",
+    "AnalysisParams",
+    "Format",
     "Selection",
-    "bounds_of",
-    "count_samples",
-    "data_bounds",
+    "dest_keys",
+    "iter_pages",
     "prepare_selection",
+    "read_array",
 ]
 
 MAX_SERIES = 50
+
+Format = Literal["html", "png"]
+FORMATS: tuple[Format, ...] = ("html", "png")
 
 
 class Selection(StrictModel):
@@ -54,7 +67,8 @@ class Selection(StrictModel):
 
 
 async def prepare_selection(selection: Selection, store: TimeSeriesStore) -> dict[str, Any]:
-    """Check the selection against the store; return it resolved to keys and epoch ms."""
+    """Check the selection against the store; return it resolved to keys and epoch ms, as
+    the update of the params (``params.model_copy(update={**resolved, ...})``)."""
     now = now_ms()
     start = parse_bound(selection.from_, "from", now)
     end = parse_bound(selection.to, "to", now)
@@ -73,43 +87,80 @@ async def prepare_selection(selection: Selection, store: TimeSeriesStore) -> dic
             raise NoSeriesMatch(f"the filter {' '.join(filters)} matches no series")
     if len(keys) > MAX_SERIES:
         raise InvalidInput(f"{len(keys)} series selected; a job takes at most {MAX_SERIES}")
-    return {"keys": keys, "filter": None, "from": start, "to": end}
+    return {"keys": keys, "filter": None, "from_": start, "to": end}
 
 
-async def data_bounds(
-    store: TimeSeriesStore, keys: list[str], start: int | None, end: int | None
-) -> tuple[int, int] | None:
-    """Concrete bounds: the given ones, or the first/last sample over ``keys``; None if no data."""
-    if start is not None and end is not None:
-        return start, end
-    return bounds_of(await asyncio.gather(*(store.info(k) for k in keys)), start, end)
+class AnalysisParams(Selection):
+    """What the analysis jobs share: the selection, writing back, and the plot's looks."""
 
-
-def bounds_of(
-    infos: Sequence[SeriesInfo], start: int | None, end: int | None
-) -> tuple[int, int] | None:
-    """Concrete bounds from series infos: the given ones, else their first/last samples."""
-    if start is not None and end is not None:
-        return start, end
-    firsts = [i.first_timestamp for i in infos if i.first_timestamp is not None]
-    lasts = [i.last_timestamp for i in infos if i.last_timestamp is not None]
-    if not firsts:
-        return None
-    low = start if start is not None else min(firsts)
-    high = end if end is not None else max(lasts)
-    return (low, high) if low <= high else None
-
-
-async def count_samples(store: TimeSeriesStore, key: str, start: int, end: int) -> int:
-    """How many samples ``key`` has in [start, end], counted by the server."""
-    buckets = await store.range(
-        key,
-        RangeQuery(
-            from_ts=start,
-            to_ts=end,
-            aggregation=Aggregation.COUNT,
-            bucket_ms=end - start + 1,
-            align=start,
-        ),
+    write: bool = Field(False, description="Write the result back as a series per source")
+    write_key: str | None = Field(
+        None, max_length=300, description="Key of the written series ({key} = source key)"
     )
-    return int(sum(b[1] for b in buckets))
+    write_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels of the written series (plus source, analysis)"
+    )
+    formats: list[Format] = Field(
+        default_factory=lambda: list(FORMATS), description="Plots to make; [] for none"
+    )
+    width: int = Field(900, ge=200, le=4000, description="Plot width, pixels")
+    height: int = Field(400, ge=150, le=3000, description="Plot height, pixels")
+    title: str = Field("", max_length=300)
+
+
+def dest_keys(params: AnalysisParams, default: str) -> dict[str, str]:
+    """Source key -> key it is written back to (``write_key`` or ``default``); checked."""
+    sources = list(params.keys or [])
+    if not params.write:
+        return {}
+    template = params.write_key or default
+    if len(sources) > 1 and "{key}" not in template:
+        raise InvalidInput("write_key must contain {key} when more than one series is analysed")
+    dests = {s: template.replace("{key}", s) for s in sources}
+    for dest in dests.values():
+        validate_key(dest, "write_key")
+        if dest in dests:
+            raise InvalidInput(f"write_key would overwrite the analysed series {dest!r}")
+    validate_labels(params.write_labels)
+    return dests
+
+
+def iter_pages(
+    job: JobRun,
+    key: str,
+    start: int,
+    end: int,
+    *,
+    agg: Aggregation | None = None,
+    bucket: int | None = None,
+    align: int | None = None,
+    page: int = DEFAULT_PAGE,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """``(t, v)`` arrays of ``key`` in [start, end], ``page`` samples (or buckets of ``agg``,
+    aligned to ``align``, by default ``start``) at a time."""
+    query = _query(start, end, agg, bucket, start if align is None else align)
+    pages = iter_arrays(job.store, key, query, page)
+
+    async def following() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        return await anext(pages, None)
+
+    while (arrays := job.run(following())) is not None:
+        yield arrays
+
+
+def read_array(
+    job: JobRun, key: str, start: int, end: int, **options: Any
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """All of ``key`` in [start, end] as two arrays (the options of :func:`iter_pages`)."""
+    pages = list(iter_pages(job, key, start, end, **options))
+    if not pages:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    return np.concatenate([t for t, _ in pages]), np.concatenate([v for _, v in pages])
+
+
+def _query(
+    start: int, end: int, agg: Aggregation | None, bucket: int | None, align: int
+) -> RangeQuery:
+    if agg is None or bucket is None:
+        return RangeQuery(from_ts=start, to_ts=end)
+    return RangeQuery(from_ts=start, to_ts=end, aggregation=agg, bucket_ms=bucket, align=align)

@@ -19,15 +19,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from plots.analysis import correlation_heatmap
 from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation, RangeQuery
+from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
-from workers.jobs.anomaly import FORMATS, Format, save_figure
-from workers.jobs.common import Selection, count_samples, data_bounds, prepare_selection
-from workers.jobs.export import read_array
+from workers.jobs.common import FORMATS, Format, Selection, prepare_selection, read_array
+from workers.jobs.output import save_figure
 from workers.registry import JobType
 from workers.run import JobRun
 
@@ -71,16 +71,7 @@ async def prepare(params: CorrelateParams, store: TimeSeriesStore) -> CorrelateP
     max_lag = None
     if params.max_lag is not None:
         max_lag = 0 if params.max_lag in (0, "0") else parse_duration(params.max_lag, "max_lag")
-    return params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-            "max_lag": max_lag,
-        }
-    )
+    return params.model_copy(update={**resolved, "bucket": bucket, "max_lag": max_lag})
 
 
 def pearson_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -179,6 +170,7 @@ def _matrix(values: FloatArray) -> list[list[float | None]]:
 
 
 def run(params: CorrelateParams, job: JobRun) -> dict[str, Any]:
+    """Pearson/Spearman matrix and best-lag cross-correlation of series; heat map."""
     keys = list(params.keys or [])
     job.progress(2, "finding the range")
     bounds = job.run(data_bounds(job.store, keys, params.from_ms, params.to_ms))
@@ -284,10 +276,4 @@ def _aligned_csv(keys: list[str], grid: FloatArray, start: int, bucket: int) -> 
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="correlate",
-    description="Pearson/Spearman matrix and best-lag cross-correlation of series; heat map.",
-    params=CorrelateParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("correlate", CorrelateParams, prepare, run)

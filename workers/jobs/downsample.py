@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas import DurationIn, StrictModel, TimeIn
+from core.fields import DurationIn, StrictModel, TimeIn
 from tsdb.errors import InvalidInput, SeriesExists, SeriesNotFound
 from tsdb.keys import validate_key, validate_labels
-from tsdb.models import Aggregation, DuplicatePolicy, RangeQuery, Rule, SeriesConfig
+from tsdb.models import Aggregation, DuplicatePolicy, Rule, SeriesConfig
+from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound, parse_duration
-from workers.jobs.common import count_samples, data_bounds
+from workers.jobs.common import iter_pages
 from workers.registry import JobType
 from workers.run import JobRun
 
@@ -77,6 +78,7 @@ async def _ensure_dest(store: TimeSeriesStore, params: DownsampleParams) -> None
 
 
 def run(params: DownsampleParams, job: JobRun) -> dict[str, Any]:
+    """Aggregate a series into a new one per bucket, optionally keeping a rule."""
     store = job.store
     dest = str(params.dest)
     bucket = int(params.bucket)
@@ -89,25 +91,13 @@ def run(params: DownsampleParams, job: JobRun) -> dict[str, Any]:
     if bounds is not None:
         low, high = bounds
         read = job.run(count_samples(store, params.source, low, high))
-        cursor = low
-        while cursor <= high:
-            page = job.run(
-                store.range(
-                    params.source,
-                    RangeQuery(
-                        from_ts=cursor,
-                        to_ts=high,
-                        aggregation=params.agg,
-                        bucket_ms=bucket,
-                        count=PAGE_BUCKETS,
-                    ),
-                )
-            )
-            if not page:
-                break
-            written += job.run(store.add_many([(dest, int(t), float(v)) for t, v in page]))
-            cursor = int(page[-1][0]) + bucket
-            done = (min(cursor, high) - low) / max(1, high - low)
+        # buckets aligned to 0, as a compaction rule aligns them (mode=rule continues this)
+        pages = iter_pages(
+            job, params.source, low, high, agg=params.agg, bucket=bucket, align=0, page=PAGE_BUCKETS
+        )
+        for t, v in pages:
+            written += job.run(store.write_series(dest, t, v)).written
+            done = (min(int(t[-1]) + bucket, high) - low) / max(1, high - low)
             job.progress(5 + int(85 * done), f"{written} buckets written")
     rule = False
     if params.mode == "rule":
@@ -130,10 +120,4 @@ def run(params: DownsampleParams, job: JobRun) -> dict[str, Any]:
     }
 
 
-JOB_TYPE = JobType(
-    name="downsample",
-    description="Aggregate a series into a new one per bucket, optionally keeping a rule.",
-    params=DownsampleParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("downsample", DownsampleParams, prepare, run)

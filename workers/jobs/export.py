@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import io
 import math
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -26,16 +25,17 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from tsdb.errors import InvalidInput
-from tsdb.models import Aggregation, RangeQuery
+from tsdb.models import Aggregation
+from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
-from workers.jobs.common import Selection, count_samples, data_bounds, prepare_selection
+from workers.jobs.common import Selection, iter_pages, prepare_selection
 from workers.registry import JobType
 from workers.run import JobRun
 
-__all__ = ["JOB_TYPE", "PAGE", "ExportParams", "iter_pages", "read_array", "read_page"]
+__all__ = ["JOB_TYPE", "PAGE", "ExportParams"]
 
 PAGE = 100_000
 """Samples (or buckets) read per TS.RANGE call."""
@@ -89,15 +89,7 @@ async def _planned_rows(store: TimeSeriesStore, params: ExportParams) -> dict[st
 async def prepare(params: ExportParams, store: TimeSeriesStore) -> ExportParams:
     resolved = await prepare_selection(params, store)
     bucket = None if params.bucket is None else parse_duration(params.bucket, "bucket")
-    prepared = params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-        }
-    )
+    prepared = params.model_copy(update={**resolved, "bucket": bucket})
     total = sum((await _planned_rows(store, prepared)).values())
     if total > prepared.max_samples:
         raise InvalidInput(
@@ -105,71 +97,6 @@ async def prepare(params: ExportParams, store: TimeSeriesStore) -> ExportParams:
             f"({prepared.max_samples}): narrow the range, export buckets, or raise max_samples"
         )
     return prepared
-
-
-async def read_page(
-    store: TimeSeriesStore,
-    key: str,
-    cursor: int,
-    end: int,
-    *,
-    agg: Aggregation | None = None,
-    bucket: int | None = None,
-    align: int = 0,
-    page: int = PAGE,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Up to ``page`` samples (or buckets of ``agg`` aligned to ``align``) from ``cursor``."""
-    if agg is None or bucket is None:
-        query = RangeQuery(from_ts=cursor, to_ts=end, count=page)
-    else:
-        query = RangeQuery(
-            from_ts=cursor, to_ts=end, count=page, aggregation=agg, bucket_ms=bucket, align=align
-        )
-    array = np.asarray(await store.range(key, query), dtype=np.float64).reshape(-1, 2)
-    return array[:, 0].astype(np.int64), array[:, 1]
-
-
-def iter_pages(
-    job: JobRun,
-    key: str,
-    start: int,
-    end: int,
-    *,
-    agg: Aggregation | None = None,
-    bucket: int | None = None,
-    page: int = PAGE,
-) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    """``(t, v)`` arrays of ``key`` in [start, end], ``page`` samples (or buckets) at a time.
-
-    Buckets are aligned to ``start``, so paging never splits one.
-    """
-    step = bucket if agg is not None and bucket is not None else 1
-    cursor = start
-    while cursor <= end:
-        t, v = job.run(
-            read_page(job.store, key, cursor, end, agg=agg, bucket=bucket, align=start, page=page)
-        )
-        if len(t):
-            yield t, v
-        if len(t) < page:
-            return
-        cursor = int(t[-1]) + step
-
-
-def read_array(
-    job: JobRun,
-    key: str,
-    start: int,
-    end: int,
-    *,
-    agg: Aggregation | None = None,
-    bucket: int | None = None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """All of ``key`` in [start, end] (raw, or buckets aligned to ``start``) as two arrays."""
-    pages = list(iter_pages(job, key, start, end, agg=agg, bucket=bucket))
-    if not pages:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    return np.concatenate([t for t, _ in pages]), np.concatenate([v for _, v in pages])
 
 
 class _Part:
@@ -263,6 +190,7 @@ class _Writer:
 
 
 def run(params: ExportParams, job: JobRun) -> dict[str, Any]:
+    """A range of series as CSV (key,t,v) or Parquet files, raw or per bucket."""
     store = job.store
     keys = list(params.keys or [])
     bucket = None if params.bucket is None else int(params.bucket)
@@ -281,7 +209,7 @@ def run(params: ExportParams, job: JobRun) -> dict[str, Any]:
         bounds = job.run(data_bounds(store, [key], params.from_ms, params.to_ms))
         if bounds is None:
             continue
-        for t, v in iter_pages(job, key, *bounds, agg=params.agg, bucket=bucket):
+        for t, v in iter_pages(job, key, *bounds, agg=params.agg, bucket=bucket, page=PAGE):
             writer.write(key, t, v)
             rows[key] += len(t)
             written += len(t)
@@ -304,10 +232,4 @@ def run(params: ExportParams, job: JobRun) -> dict[str, Any]:
     }
 
 
-JOB_TYPE = JobType(
-    name="export",
-    description="A range of series as CSV (key,t,v) or Parquet files, raw or per bucket.",
-    params=ExportParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("export", ExportParams, prepare, run)

@@ -21,16 +21,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from plots.analysis import ForecastSeries, forecast_figure
 from plots.figures import PlotOptions
 from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation
+from tsdb.paging import data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
-from workers.jobs.anomaly import AnalysisParams, dest_keys, save_figure, write_series
-from workers.jobs.common import data_bounds, prepare_selection
-from workers.jobs.export import read_array
+from workers.jobs.common import AnalysisParams, dest_keys, prepare_selection, read_array
+from workers.jobs.output import save_figure, write_series
 from workers.registry import JobType
 from workers.run import JobRun
 
@@ -69,16 +69,7 @@ async def prepare(params: ForecastParams, store: TimeSeriesStore) -> ForecastPar
             f"a season of {season // bucket} buckets needs max_history of at least "
             f"{min_history(season // bucket)}"
         )
-    prepared = params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-            "season": season,
-        }
-    )
+    prepared = params.model_copy(update={**resolved, "bucket": bucket, "season": season})
     needed = min_history(None if season is None else season // bucket)
     for key in prepared.keys or []:
         bounds = await data_bounds(store, [key], prepared.from_ms, prepared.to_ms)
@@ -217,6 +208,7 @@ def _history(
 
 
 def run(params: ForecastParams, job: JobRun) -> dict[str, Any]:
+    """Holt-Winters (ETS) forecast of the next buckets with a prediction interval."""
     keys = list(params.keys or [])
     bucket = int(params.bucket)
     season_buckets = None if params.season is None else int(params.season) // bucket
@@ -304,10 +296,4 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="forecast",
-    description="Holt-Winters (ETS) forecast of the next buckets with a prediction interval.",
-    params=ForecastParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("forecast", ForecastParams, prepare, run)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.schemas import StrictModel
+from core.fields import StrictModel
 from tsdb.store import TimeSeriesStore
 from workers.registry import JobType
 from workers.run import JobRun
@@ -28,6 +28,7 @@ async def prepare(params: NoopParams, store: TimeSeriesStore) -> NoopParams:
 
 
 def run(params: NoopParams, job: JobRun) -> dict[str, Any]:
+    """Does nothing (optionally for a while, or by failing): checks the job system."""
     for step in range(params.steps):
         job.progress(100 * step // params.steps, f"step {step + 1} of {params.steps}")
         if params.seconds:
@@ -37,10 +38,4 @@ def run(params: NoopParams, job: JobRun) -> dict[str, Any]:
     return {"steps": params.steps}
 
 
-JOB_TYPE = JobType(
-    name="noop",
-    description="Does nothing (optionally for a while, or by failing): checks the job system.",
-    params=NoopParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("noop", NoopParams, prepare, run)

@@ -18,9 +18,10 @@ from pydantic import Field
 from plots.figures import PlotKind, PlotOptions, SeriesData, build_figure
 from plots.render import to_html
 from tsdb.models import Aggregation, Point, RangeQuery, SeriesInfo
+from tsdb.paging import bounds_of, count_samples
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso
-from workers.jobs.common import Selection, bounds_of, count_samples, prepare_selection
+from workers.jobs.common import Selection, prepare_selection
 from workers.registry import JobType
 from workers.run import JobRun
 
@@ -49,14 +50,7 @@ class PlotParams(Selection):
 
 async def prepare(params: PlotParams, store: TimeSeriesStore) -> PlotParams:
     resolved = await prepare_selection(params, store)
-    return params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-        }
-    )
+    return params.model_copy(update=resolved)
 
 
 async def _fetch(
@@ -97,6 +91,7 @@ async def _samples(store: TimeSeriesStore, info: SeriesInfo, start: int, end: in
 
 
 def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
+    """Interactive Bokeh page (plot.html) and PNG (plot.png) of series over a range."""
     keys = list(params.keys or [])
     job.progress(5, "reading series")
     labels = job.run(job.store.labels_of(keys))
@@ -131,7 +126,7 @@ def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
     job.save_file("data.csv", _csv(keys, points), "text/csv; charset=utf-8")
     job.progress(100, "done")
     return {
-        "series": [{"key": k, "points": len(p)} for k, p in zip(keys, points, strict=True)],
+        "series": [{"key": k, "point_count": len(p)} for k, p in zip(keys, points, strict=True)],
         "samples_in_range": samples,
         "aggregation": aggregation,
         "bucket_ms": bucket,
@@ -151,10 +146,4 @@ def _csv(keys: list[str], points: list[list[Point]]) -> bytes:
     return out.getvalue().encode()
 
 
-JOB_TYPE = JobType(
-    name="plot",
-    description="Interactive Bokeh page (plot.html) and PNG (plot.png) of series over a range.",
-    params=PlotParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("plot", PlotParams, prepare, run)

@@ -13,18 +13,18 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from api.schemas import DurationIn
+from core.fields import DurationIn
 from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation, RangeQuery
+from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
-from workers.jobs.common import Selection, count_samples, data_bounds, prepare_selection
+from workers.jobs.common import Selection, prepare_selection, read_array
 from workers.registry import JobType
 from workers.run import JobRun
 
 __all__ = ["JOB_TYPE", "StatsParams"]
 
-PAGE = 200_000
 MOMENTS = {
     "count": Aggregation.COUNT,
     "min": Aggregation.MIN,
@@ -52,15 +52,7 @@ async def prepare(params: StatsParams, store: TimeSeriesStore) -> StatsParams:
         raise InvalidInput("percentiles must be between 0 and 100")
     resolved = await prepare_selection(params, store)
     bucket = None if params.bucket is None else parse_duration(params.bucket, "bucket")
-    return params.model_copy(
-        update={
-            "keys": resolved["keys"],
-            "filter": None,
-            "from_": resolved["from"],
-            "to": resolved["to"],
-            "bucket": bucket,
-        }
-    )
+    return params.model_copy(update={**resolved, "bucket": bucket})
 
 
 def _name(p: float) -> str:
@@ -69,32 +61,18 @@ def _name(p: float) -> str:
 
 async def _moments(
     store: TimeSeriesStore, key: str, start: int, end: int, bucket: int
-) -> dict[int, dict[str, float | None]]:
-    rows: dict[int, dict[str, float | None]] = {}
+) -> dict[int, dict[str, float | int | None]]:
+    rows: dict[int, dict[str, float | int | None]] = {}
     for name, aggregation in MOMENTS.items():
         query = RangeQuery(
             from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=start
         )
         for t, v in await store.range(key, query):
-            rows.setdefault(int(t), {})[name] = None if v != v else float(v)
+            value = None if v != v else float(v)
+            if name == "count" and value is not None:
+                value = int(value)  # a count, not a measurement
+            rows.setdefault(int(t), {})[name] = value
     return rows
-
-
-async def _raw(store: TimeSeriesStore, key: str, start: int, end: int) -> np.ndarray:
-    times: list[np.ndarray] = []
-    values: list[np.ndarray] = []
-    cursor = start
-    while cursor <= end:
-        page = await store.range(key, RangeQuery(from_ts=cursor, to_ts=end, count=PAGE))
-        if not page:
-            break
-        array = np.asarray(page, dtype=np.float64)
-        times.append(array[:, 0])
-        values.append(array[:, 1])
-        cursor = int(array[-1, 0]) + 1
-    if not values:
-        return np.empty((0, 2))
-    return np.column_stack([np.concatenate(times), np.concatenate(values)])
 
 
 def _series_stats(
@@ -116,18 +94,20 @@ def _series_stats(
         )
     whole = job.run(_moments(store, key, start, end, end - start + 1))
     overall = {"key": key, **next(iter(whole.values()))}
-    raw = job.run(_raw(store, key, start, end)) if params.percentiles else np.empty((0, 2))
+    times, values = (
+        read_array(job, key, start, end) if params.percentiles else (np.empty(0), np.empty(0))
+    )
     for p in params.percentiles:
-        overall[_name(p)] = float(np.percentile(raw[:, 1], p)) if len(raw) else None
+        overall[_name(p)] = float(np.percentile(values, p)) if len(values) else None
     buckets: list[dict[str, Any]] = []
     if params.bucket is not None:
         width = int(params.bucket)
         per_bucket = job.run(_moments(store, key, start, end, width))
-        index = ((raw[:, 0] - start) // width).astype(np.int64) if len(raw) else None
+        index = ((times - start) // width).astype(np.int64) if len(times) else None
         for bucket_start, moments in sorted(per_bucket.items()):
             row: dict[str, Any] = {"key": key, "t": bucket_start, **moments}
             if index is not None:
-                chosen = raw[index == (bucket_start - start) // width, 1]
+                chosen = values[index == (bucket_start - start) // width]
                 for p in params.percentiles:
                     row[_name(p)] = float(np.percentile(chosen, p)) if len(chosen) else None
             buckets.append(row)
@@ -135,6 +115,7 @@ def _series_stats(
 
 
 def run(params: StatsParams, job: JobRun) -> dict[str, Any]:
+    """Count, min, max, mean, std, sum, first, last, percentiles; optionally per bucket."""
     keys = list(params.keys or [])
     series: list[dict[str, Any]] = []
     buckets: list[dict[str, Any]] = []
@@ -173,10 +154,4 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-JOB_TYPE = JobType(
-    name="stats",
-    description="Count, min, max, mean, std, sum, first, last, percentiles; optionally per bucket.",
-    params=StatsParams,
-    prepare=prepare,
-    run=run,
-)
+JOB_TYPE = JobType.of("stats", StatsParams, prepare, run)

@@ -1,6 +1,6 @@
 """The client side of the ``tsapi`` command: series, write, ingest, query, latest, jobs, health.
 
-Every command talks to the API through :class:`client.Client`, at ``--url`` (``TSAPI_URL``)
+Every command talks to the API through :class:`tsapi_client.Client`, at ``--url`` (``TSAPI_URL``)
 with ``--api-key`` (``TSAPI_API_KEY``). Errors are one short line on stderr and exit code 1;
 progress bars go to stderr, results to stdout.
 """
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from client._base import DEFAULT_URL, ENV_API_KEY, ENV_URL
-from client.errors import ApiError, TsapiError
-from client.models import (
+from tsapi_client._base import DEFAULT_URL, ENV_API_KEY, ENV_URL
+from tsapi_client.errors import ApiError, TsapiError
+from tsapi_client.models import (
     Aggregation,
     BucketTimestamp,
     DuplicatePolicy,
@@ -36,13 +36,13 @@ from client.models import (
     Reducer,
     Series,
 )
-from client.sync import Client
+from tsapi_client.sync import Client
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["COMMANDS", "ClientCommand", "ClientGroup"]
+__all__ = ["COMMANDS", "ClientCommand", "ClientGroup", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -385,7 +385,7 @@ def write(api: Client, key: str, t: str, v: float, create: bool, labels: tuple[s
     """Write the value V at time T (epoch ms, ISO-8601, now, -5m...) to the series KEY."""
     result = api.write(key, t, v, create=create, labels=parse_labels(labels))
     created = " (series created)" if result.created else ""
-    click.echo(f"wrote {result.written} point to {key}{created}")
+    click.echo(f"wrote {_count(result.written, 'point')} to {key}{created}")
 
 
 @click.command(cls=ClientCommand)
@@ -436,7 +436,7 @@ def ingest(
     created = f", {summary.created} series created" if summary.created else ""
     requests = f" in {summary.requests} requests" if summary.requests > 1 else ""
     click.echo(
-        f"{file.name}: {summary.written} points written{created}, "
+        f"{file.name}: {_count(summary.written, 'point')} written{created}, "
         f"{summary.rejected_count} rejected ({seconds:.1f} s{requests})"
     )
     if summary.rejected_count:
@@ -570,7 +570,15 @@ def labels(api: Client, name: str | None, filters: tuple[str, ...]) -> None:
 
 @click.group(cls=ClientGroup)
 def jobs() -> None:
-    """Submit analysis jobs (plot, stats, downsample, noop) and follow them."""
+    """Submit analysis jobs, follow them and fetch their results and files.
+
+    `tsapi jobs types` lists the job types the server runs, with what each does.
+    """
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 point``, ``2 points``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _param(item: str) -> tuple[str, Any]:
@@ -801,4 +809,10 @@ def jobs_types(api: Client) -> None:
 
 
 COMMANDS: list[click.Command] = [health, series, write, ingest, query, latest, labels, jobs]
-"""The commands to attach to ``tsapi`` (see api/cli.py)."""
+"""The client's commands: ``tsapi-client`` here, and ``tsapi`` of the server (tsapi/cli.py)."""
+
+
+@click.group(commands=COMMANDS)
+@click.version_option(package_name="tsapi-client")
+def main() -> None:
+    """tsapi-client: read and write a tsapi server's series and run its jobs."""

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from client._base import JSON, Call, dumps, parse_json, to_time
-from client.errors import ApiError, MissingDependency, api_error
-from client.models import BulkResult, IngestSummary, Point
+from tsapi_client._base import JSON, Call, dumps, parse_json, to_time
+from tsapi_client.errors import ApiError, MissingDependency, api_error
+from tsapi_client.models import BulkResult, IngestSummary, Point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,14 +191,21 @@ def frame_columns(frame: pd.DataFrame) -> list[Columns]:
     return columns
 
 
-def merge_bulk(results: Sequence[BulkResult], keys: int) -> BulkResult:
-    """One result for a bulk write sent in several requests."""
+def merge_bulk(results: Sequence[BulkResult], keys: int, offsets: Sequence[int]) -> BulkResult:
+    """One result for a bulk write sent in several requests (``offsets``: the index of each
+    request's first point in the whole write)."""
     if len(results) == 1:
         return results[0]
     return BulkResult(
         written=sum(r.written for r in results),
         series=keys,
         created=sum(r.created for r in results),
+        ignored=sum(r.ignored for r in results),
+        ignored_points=[
+            {**p, "index": p["index"] + offset} if "index" in p else p
+            for r, offset in zip(results, offsets, strict=True)
+            for p in r.ignored_points
+        ],
     )
 
 

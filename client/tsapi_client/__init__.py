@@ -2,18 +2,18 @@
 
 ::
 
-    from client import Client
+    from tsapi_client import Client
 
     with Client("http://127.0.0.1:5000") as api:
         api.create_series("temp:austin", {"city": "austin"})
         api.write("temp:austin", "2024-01-31T12:00:00Z", 21.5)
         print(api.range("temp:austin", agg="avg", bucket="1h"))
 
-The exception tree is drawn in :mod:`client.errors`.
+The exception tree is drawn in :mod:`tsapi_client.errors`.
 """
 
-from client.aio import AsyncClient
-from client.errors import (
+from tsapi_client.aio import AsyncClient
+from tsapi_client.errors import (
     ApiError,
     BadRequest,
     Conflict,
@@ -28,7 +28,7 @@ from client.errors import (
     Unavailable,
     WaitTimeout,
 )
-from client.models import (
+from tsapi_client.models import (
     Aggregation,
     BucketTimestamp,
     BulkResult,
@@ -55,7 +55,7 @@ from client.models import (
     SeriesSummary,
     WriteResult,
 )
-from client.sync import Client
+from tsapi_client.sync import Client
 
 __all__ = [
     "Aggregation",

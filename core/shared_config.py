@@ -5,7 +5,7 @@ the settings in :data:`SHARED_KEYS`. Every API process re-reads it every
 ``config_refresh`` seconds and every worker before each job, and layers it over its own
 settings. Precedence, highest first: a ``TSAPI_*`` variable of the process, the shared
 value, the ``TSAPI_CONFIG`` file, the default. Values are checked against the field of
-:class:`api.settings.Settings` when set; a bad value written into the hash by other means is
+:class:`core.settings.Settings` when set; a bad value written into the hash by other means is
 logged and ignored.
 """
 
@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
-from redis.exceptions import RedisError
 
-from api.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 from tsdb.connection import Client
 from tsdb.errors import StoreUnavailable
+from tsdb.faults import translate
 from tsdb.keys import config_key
 
 __all__ = [
@@ -113,29 +113,23 @@ def check(name: str, value: str) -> Any:
 
 async def read_shared(client: Client) -> dict[str, str]:
     """The shared values as stored (names to strings)."""
-    try:
+    with translate():
         raw = await client.hgetall(config_key())
-    except RedisError as exc:
-        raise StoreUnavailable(f"cannot read the shared settings: {exc}") from exc
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
 async def set_shared(client: Client, name: str, value: str) -> Any:
     """Check and store one shared value; return it typed."""
     typed = check(name, value)
-    try:
+    with translate():
         await client.hset(config_key(), name, str(typed))
-    except RedisError as exc:
-        raise StoreUnavailable(f"cannot write the shared settings: {exc}") from exc
     return typed
 
 
 async def unset_shared(client: Client, name: str) -> bool:
     """Remove one shared value; False if it was not set."""
-    try:
+    with translate():
         return bool(await client.hdel(config_key(), name))
-    except RedisError as exc:
-        raise StoreUnavailable(f"cannot write the shared settings: {exc}") from exc
 
 
 def layered(base: Settings, shared: Mapping[str, str]) -> Settings:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from client.models import Job
+    from tsapi_client.models import Job
 
 __all__ = [
     "ApiError",

@@ -1,5 +1,4 @@
-"""``tsapi keys create|list|revoke``, and the check that keeps ``tsapi serve`` from opening
-an unprotected API beyond loopback.
+"""``tsapi keys create|list|revoke``.
 
 Keys live in the Redis of ``TSAPI_REDIS_URL`` (under ``tsapi:key:*``): the one Redis every
 API process must reach anyway, so a key made or revoked here holds on every server at once.
@@ -8,7 +7,6 @@ The job queue's Redis (``TSAPI_QUEUE_URL``) may be another one, and workers need
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,49 +14,16 @@ from typing import Any, TypeVar
 
 import click
 
-from api.security.access import is_loopback
 from api.security.keys import ApiKey, KeyStore, Scope
-from api.settings import Settings, SettingsError, load_settings
-from tsdb.connection import connect
-from tsdb.errors import TsdbError
+from tsapi.context import run_with_redis
 
-__all__ = ["keys", "open_bind_refusal"]
+__all__ = ["keys"]
 
 T = TypeVar("T")
 
 
-def _run(url: str, action: Callable[[KeyStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        client = connect(url, connect_timeout=3.0, socket_timeout=5.0)
-        try:
-            return await action(KeyStore(client))
-        finally:
-            await client.aclose()
-
-    try:
-        return asyncio.run(run())
-    except TsdbError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def open_bind_refusal(redis_url: str, host: str, insecure: bool) -> str | None:
-    """Why ``tsapi serve`` must not bind ``host`` (None when it may)."""
-    if insecure or is_loopback(host.lower()):
-        return None
-    if _run(redis_url, lambda store: store.count()) > 0:
-        return None
-    return (
-        f"refusing to serve on {host} with no API key defined (anyone could read and change "
-        "the data): create one with `tsapi keys create --name NAME --scope admin`, bind "
-        "127.0.0.1, or pass --insecure (TSAPI_INSECURE=true) if something else guards it"
-    )
+def _run(action: Callable[[KeyStore], Awaitable[T]]) -> T:
+    return run_with_redis(lambda client: action(KeyStore(client)))
 
 
 def _when(ms: int | None) -> str:
@@ -101,8 +66,7 @@ def create_key(
     name: str, scopes: tuple[str, ...], prefix: str | None, filters: tuple[str, ...]
 ) -> None:
     """Make a key and print its token (on stdout, alone): it is shown this once."""
-    url = _settings().redis_url
-    made = _run(url, lambda store: store.create(name, scopes, prefix=prefix, filters=filters))
+    made = _run(lambda store: store.create(name, scopes, prefix=prefix, filters=filters))
     key = made.key
     click.echo(
         f"Created key {key.id} ({key.name}): scopes {', '.join(sorted(key.scopes))}; "
@@ -117,7 +81,7 @@ def create_key(
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
 def list_keys(as_json: bool) -> None:
     """Every key: id, name, scopes, limits, when made and last used (never the secret)."""
-    found = _run(_settings().redis_url, lambda store: store.list())
+    found = _run(lambda store: store.list())
     if as_json:
         click.echo(json.dumps({"keys": [k.as_dict() for k in found]}, indent=2))
         return
@@ -144,6 +108,6 @@ def list_keys(as_json: bool) -> None:
 @click.argument("key_id")
 def revoke_key(key_id: str) -> None:
     """Delete a key; requests with it are refused from now on."""
-    if not _run(_settings().redis_url, lambda store: store.revoke(key_id)):
+    if not _run(lambda store: store.revoke(key_id)):
         raise click.ClickException(f"no key {key_id!r} (see `tsapi keys list`)")
     click.echo(f"Revoked key {key_id}")

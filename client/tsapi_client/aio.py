@@ -1,23 +1,27 @@
-"""The synchronous client, on ``httpx.Client``."""
+"""The asyncio client, on ``httpx.AsyncClient``.
+
+This file is the source of ``sync.py`` (the sync :class:`Client`), which
+``client/scripts/unasync.py`` writes from it: edit this one, then run the script.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from tenacity import Retrying
+from tenacity import AsyncRetrying
 
-from client import _base as base
-from client import _bulk as bulk
-from client import _calls as calls
-from client._base import Call, DurationLike, Filters, RetryPolicy, ServerBusy, TimeLike
-from client.errors import ApiError, JobCanceled, JobFailed, WaitTimeout
-from client.models import (
+from tsapi_client import _base as base
+from tsapi_client import _bulk as bulk
+from tsapi_client import _calls as calls
+from tsapi_client._base import Call, DurationLike, Filters, RetryPolicy, ServerBusy, TimeLike
+from tsapi_client._io_async import maybe_await, run_blocking, sleep
+from tsapi_client.errors import ApiError, JobCanceled, JobFailed, WaitTimeout
+from tsapi_client.models import (
     Aggregation,
     BucketTimestamp,
     BulkResult,
@@ -45,21 +49,21 @@ from client.models import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Client"]
+__all__ = ["AsyncClient"]
 
 T = TypeVar("T")
 
 
-class Client:
-    """A tsapi client.
+class AsyncClient:
+    """A tsapi client (for asyncio).
 
     ``base_url`` defaults to ``TSAPI_URL`` (else ``http://127.0.0.1:5000``) and ``api_key``
     to ``TSAPI_API_KEY`` (sent as a bearer token). Refused connections and ``503`` answers
     are retried ``retries`` times with exponential backoff from ``backoff`` seconds. Error
-    answers raise :class:`~client.errors.ApiError` subclasses carrying the problem details;
-    an unreachable server raises :class:`~client.errors.ConnectionFailed`.
+    answers raise :class:`~tsapi_client.errors.ApiError` subclasses carrying the problem details;
+    an unreachable server raises :class:`~tsapi_client.errors.ConnectionFailed`.
 
-    Use it as a context manager, or call :meth:`close`.
+    Use it in an ``async with`` block, or call and await :meth:`aclose` when done.
     """
 
     def __init__(
@@ -71,11 +75,11 @@ class Client:
         retries: int = 3,
         backoff: float = 0.25,
         headers: Mapping[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base.base_url(base_url)
         self.retry = RetryPolicy(retries=retries, backoff=backoff)
-        self._http = httpx.Client(
+        self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=base.headers(api_key, headers),
             timeout=timeout,
@@ -84,28 +88,23 @@ class Client:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def __enter__(self) -> Client:
+    async def __aenter__(self) -> AsyncClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connections."""
-        self._http.close()
+        await self._http.aclose()
 
-    def call(self, call: Call[T]) -> T:
+    async def call(self, call: Call[T]) -> T:
         """Send one :class:`~client._base.Call` (retrying as configured) and parse the answer."""
-        retrying = Retrying(**self.retry.tenacity_args())
+        retrying = AsyncRetrying(**self.retry.tenacity_args())
         try:
-            for attempt in retrying:
+            async for attempt in retrying:
                 with attempt:
-                    response = self._http.request(
+                    response = await self._http.request(
                         call.method,
                         call.path,
                         params=tuple(call.params),
@@ -123,11 +122,11 @@ class Client:
 
     # -- health and series ---------------------------------------------------------------------
 
-    def health(self) -> Health:
+    async def health(self) -> Health:
         """Readiness: Redis reachable with the TimeSeries module (``Unavailable`` if not)."""
-        return self.call(calls.health())
+        return await self.call(calls.health())
 
-    def create_series(
+    async def create_series(
         self,
         key: str,
         labels: Mapping[str, str] | None = None,
@@ -140,7 +139,7 @@ class Client:
         ignore_max_val_diff: float | None = None,
     ) -> Series:
         """Create a series (``Conflict`` if it exists)."""
-        return self.call(
+        return await self.call(
             calls.create_series(
                 key,
                 labels,
@@ -153,11 +152,11 @@ class Client:
             )
         )
 
-    def get_series(self, key: str) -> Series:
+    async def get_series(self, key: str) -> Series:
         """A series: labels, sample count, first/last timestamps, retention, rules."""
-        return self.call(calls.get_series(key))
+        return await self.call(calls.get_series(key))
 
-    def list_series(
+    async def list_series(
         self, filters: Filters | None = None, *, limit: int | None = None, page_size: int = 1000
     ) -> list[SeriesSummary]:
         """Series sorted by key (all, or those matching every label filter), all pages."""
@@ -165,13 +164,13 @@ class Client:
         after: str | None = None
         while limit is None or len(out) < limit:
             size = page_size if limit is None else min(page_size, limit - len(out))
-            page, after = self.call(calls.list_series_page(filters, size, after))
+            page, after = await self.call(calls.list_series_page(filters, size, after))
             out += page
             if after is None:
                 break
         return out
 
-    def alter_series(
+    async def alter_series(
         self,
         key: str,
         *,
@@ -183,7 +182,7 @@ class Client:
         ignore_max_val_diff: float | None = None,
     ) -> Series:
         """Change a series; ``labels`` replaces the whole label set."""
-        return self.call(
+        return await self.call(
             calls.alter_series(
                 key,
                 labels,
@@ -195,13 +194,13 @@ class Client:
             )
         )
 
-    def delete_series(self, key: str) -> None:
+    async def delete_series(self, key: str) -> None:
         """Delete a series and its samples."""
-        self.call(calls.delete_series(key))
+        await self.call(calls.delete_series(key))
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(
+    async def write(
         self,
         key: str,
         t: TimeLike,
@@ -211,9 +210,9 @@ class Client:
         labels: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Write one point (``create`` makes the series, with ``labels``, if missing)."""
-        return self.call(calls.write_points(key, [(t, v)], create, labels))
+        return await self.call(calls.write_points(key, [(t, v)], create, labels))
 
-    def write_points(
+    async def write_points(
         self,
         key: str,
         points: Iterable[Any],
@@ -223,9 +222,9 @@ class Client:
     ) -> WriteResult:
         """Write ``(t, v)`` pairs or ``{"t", "v"}`` dicts to one series, all or nothing if any
         is malformed."""
-        return self.call(calls.write_points(key, points, create, labels))
+        return await self.call(calls.write_points(key, points, create, labels))
 
-    def write_many(
+    async def write_many(
         self,
         points: Iterable[Any],
         *,
@@ -241,9 +240,9 @@ class Client:
         points go per request. Refused points raise an ``ApiError`` with ``rejected``
         (``index`` counting over all the points given).
         """
-        return self._bulk(bulk.plan_rows(points, create, labels, atomic, batch_size))
+        return await self._bulk(bulk.plan_rows(points, create, labels, atomic, batch_size))
 
-    def write_arrays(
+    async def write_arrays(
         self,
         key: str,
         t: Any,
@@ -256,9 +255,9 @@ class Client:
     ) -> BulkResult:
         """Write two arrays (numpy or lists): times (epoch ms, datetime64...) and values."""
         columns = [bulk.Columns(key, bulk.time_array(t), bulk.value_array(v))]
-        return self._bulk(bulk.plan_columns(columns, create, labels, atomic, batch_size))
+        return await self._bulk(bulk.plan_columns(columns, create, labels, atomic, batch_size))
 
-    def write_frame(
+    async def write_frame(
         self,
         frame: pd.DataFrame,
         *,
@@ -270,9 +269,9 @@ class Client:
         """Write a pandas DataFrame: wide (a time index, one column per series key; NaN cells
         skipped) or long (``key``, ``t``, ``v`` columns)."""
         columns = bulk.frame_columns(frame)
-        return self._bulk(bulk.plan_columns(columns, create, labels, atomic, batch_size))
+        return await self._bulk(bulk.plan_columns(columns, create, labels, atomic, batch_size))
 
-    def write_file(
+    async def write_file(
         self,
         path: str | os.PathLike[str],
         format: str | None = None,
@@ -293,37 +292,38 @@ class Client:
         ``on_progress(done, total)`` is called with bytes of the file after each one.
         """
         fmt = bulk.file_format(Path(path), format)
-        size = os.path.getsize(path)
+        size = await run_blocking(os.path.getsize, path)
         tally = bulk.IngestTally()
-        for chunk in bulk.file_chunks(path, fmt, create, labels, atomic, precision, chunk_bytes):
+        chunks = bulk.file_chunks(path, fmt, create, labels, atomic, precision, chunk_bytes)
+        while (chunk := await run_blocking(next, chunks, None)) is not None:
             try:
-                tally.add(self.call(chunk.call))
+                tally.add(await self.call(chunk.call))
             except ApiError as exc:
                 tally.add_rejected(exc, chunk.line_shift)
             if on_progress is not None:
                 on_progress(chunk.position, size)
         return tally.summary(size)
 
-    def _bulk(self, plan: bulk.BulkPlan) -> BulkResult:
+    async def _bulk(self, plan: bulk.BulkPlan) -> BulkResult:
         results: list[BulkResult] = []
         for call, offset in zip(plan.calls, plan.offsets, strict=True):
             try:
-                results.append(self.call(call))
+                results.append(await self.call(call))
             except ApiError as exc:
                 raise bulk.shifted(exc, offset, sum(r.written for r in results)) from None
-        return bulk.merge_bulk(results, plan.keys)
+        return bulk.merge_bulk(results, plan.keys, plan.offsets)
 
-    def put_point(self, key: str, t: TimeLike, v: float) -> bool:
+    async def put_point(self, key: str, t: TimeLike, v: float) -> bool:
         """Set the value at ``t`` whatever the duplicate policy; True if the point is new."""
-        return self.call(calls.put_point(key, t, v))
+        return await self.call(calls.put_point(key, t, v))
 
-    def delete_points(self, key: str, start: TimeLike, end: TimeLike) -> int:
+    async def delete_points(self, key: str, start: TimeLike, end: TimeLike) -> int:
         """Delete the points in ``[start, end]`` (``"-"``/``"+"`` for the ends); how many went."""
-        return self.call(calls.delete_points(key, start, end))
+        return await self.call(calls.delete_points(key, start, end))
 
     # -- reading -------------------------------------------------------------------------------
 
-    def range(
+    async def range(
         self,
         key: str,
         start: TimeLike | None = None,
@@ -367,9 +367,9 @@ class Client:
             fill=fill,
             fn=fn,
         )
-        return self.call(calls.read_range(key, params))
+        return await self.call(calls.read_range(key, params))
 
-    def iter_range(
+    async def iter_range(
         self,
         key: str,
         start: TimeLike | None = None,
@@ -377,22 +377,23 @@ class Client:
         *,
         page_size: int = 100_000,
         **options: Any,
-    ) -> Iterator[Point]:
+    ) -> AsyncIterator[Point]:
         """The points of :meth:`range`, fetched a page of ``page_size`` at a time."""
         params = base.range_params(start, end, **options)
         cursor: int | None = None
         while True:
-            page = self.call(calls.read_range(key, params, page_size, cursor))
-            yield from page
+            page = await self.call(calls.read_range(key, params, page_size, cursor))
+            for point in page:
+                yield point
             if page.next is None:
                 return
             cursor = page.next
 
-    def range_frame(self, key: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    async def range_frame(self, key: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
         """:meth:`range` as a DataFrame: a UTC time index ``t`` and a column named ``key``."""
-        return bulk.points_frame({key: self.range(key, *args, **kwargs)})
+        return bulk.points_frame({key: await self.range(key, *args, **kwargs)})
 
-    def query(
+    async def query(
         self,
         filters: Filters,
         start: TimeLike | None = None,
@@ -407,35 +408,37 @@ class Client:
         """Ranges of every series the label filters select, optionally grouped by a label and
         reduced; ``range_options`` are those of :meth:`range`."""
         params = base.range_params(start, end, **range_options)
-        return self.call(
+        return await self.call(
             calls.query(filters, params, group_by, reduce, with_labels, selected_labels)
         )
 
-    def query_frame(self, filters: Filters, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    async def query_frame(self, filters: Filters, *args: Any, **kwargs: Any) -> pd.DataFrame:
         """:meth:`query` as a wide DataFrame: a UTC time index and one column per series."""
-        return bulk.points_frame({s.key: s.points for s in self.query(filters, *args, **kwargs)})
+        return bulk.points_frame(
+            {s.key: s.points for s in await self.query(filters, *args, **kwargs)}
+        )
 
-    def latest(self, filters: Filters, *, latest: bool = False) -> list[LatestValue]:
+    async def latest(self, filters: Filters, *, latest: bool = False) -> list[LatestValue]:
         """The newest sample of every series the filters select."""
-        return self.call(calls.latest(filters, latest))
+        return await self.call(calls.latest(filters, latest))
 
-    def labels(self, filters: Filters | None = None) -> list[str]:
+    async def labels(self, filters: Filters | None = None) -> list[str]:
         """Every label name in use (among the series the filters select, if given)."""
-        return self.call(calls.label_names(filters))
+        return await self.call(calls.label_names(filters))
 
-    def label_values(self, name: str, filters: Filters | None = None) -> list[str]:
+    async def label_values(self, name: str, filters: Filters | None = None) -> list[str]:
         """Every value the label ``name`` takes (among the series the filters select)."""
-        return self.call(calls.label_values(name, filters))
+        return await self.call(calls.label_values(name, filters))
 
-    def delete_points_matching(
+    async def delete_points_matching(
         self, filters: Filters, start: TimeLike, end: TimeLike
     ) -> dict[str, int]:
         """Delete ``[start, end]`` in every series the filters select; how many went, per key."""
-        return self.call(calls.delete_points_matching(filters, start, end))
+        return await self.call(calls.delete_points_matching(filters, start, end))
 
     # -- rules ---------------------------------------------------------------------------------
 
-    def create_rule(
+    async def create_rule(
         self,
         key: str,
         dest: str,
@@ -447,19 +450,21 @@ class Client:
         dest_labels: Mapping[str, str] | None = None,
     ) -> Rule:
         """Compact ``key`` into ``dest`` with ``agg`` per ``bucket`` (``dest`` made if missing)."""
-        return self.call(calls.create_rule(key, dest, agg, bucket, align, create_dest, dest_labels))
+        return await self.call(
+            calls.create_rule(key, dest, agg, bucket, align, create_dest, dest_labels)
+        )
 
-    def list_rules(self, key: str) -> list[Rule]:
+    async def list_rules(self, key: str) -> list[Rule]:
         """The compaction rules out of a series."""
-        return self.call(calls.list_rules(key))
+        return await self.call(calls.list_rules(key))
 
-    def delete_rule(self, key: str, dest: str) -> None:
+    async def delete_rule(self, key: str, dest: str) -> None:
         """Remove the rule from ``key`` into ``dest`` (``dest`` keeps its data)."""
-        self.call(calls.delete_rule(key, dest))
+        await self.call(calls.delete_rule(key, dest))
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def submit_job(
+    async def submit_job(
         self,
         type: str,
         params: Mapping[str, Any] | None = None,
@@ -470,13 +475,13 @@ class Client:
         """Submit a job (``plot``, ``stats``, ``downsample``... see :meth:`job_types`); params
         as a dict and/or keywords (``from_=`` for ``from``). With ``depends_on`` it waits for
         those jobs to finish first."""
-        return self.call(calls.submit_job(type, calls.job_params(params, kw), depends_on))
+        return await self.call(calls.submit_job(type, calls.job_params(params, kw), depends_on))
 
-    def get_job(self, job: Job | str) -> Job:
+    async def get_job(self, job: Job | str) -> Job:
         """A job's current state."""
-        return self.call(calls.get_job(job))
+        return await self.call(calls.get_job(job))
 
-    def list_jobs(
+    async def list_jobs(
         self,
         *,
         status: JobStatus | str | None = None,
@@ -487,7 +492,7 @@ class Client:
         out: list[Job] = []
         cursor: int | None = None
         while len(out) < limit:
-            page, cursor = self.call(
+            page, cursor = await self.call(
                 calls.list_jobs_page(status, type, min(500, limit - len(out)), cursor)
             )
             out += page
@@ -495,11 +500,11 @@ class Client:
                 break
         return out
 
-    def wait_job(
+    async def wait_job(
         self,
         job: Job | str,
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a limit in seconds in both clients
         poll: float = 0.1,
         max_poll: float = 1.0,
         on_progress: Callable[[Job], object] | None = None,
@@ -511,10 +516,10 @@ class Client:
         :class:`WaitTimeout` after ``timeout`` seconds.
         """
         poller = calls.Poller(poll, max_poll, timeout, time.monotonic())
-        current = self.get_job(job)
+        current = await self.get_job(job)
         while True:
             if poller.changed(current) and on_progress is not None:
-                on_progress(current)
+                await maybe_await(on_progress(current))
             if current.status == JobStatus.FINISHED:
                 return current
             if current.status == JobStatus.FAILED:
@@ -525,34 +530,34 @@ class Client:
             if delay is None:
                 assert timeout is not None
                 raise WaitTimeout(current, timeout)
-            time.sleep(delay)
-            current = self.get_job(current)
+            await sleep(delay)
+            current = await self.get_job(current)
 
-    def cancel_job(self, job: Job | str) -> Job:
+    async def cancel_job(self, job: Job | str) -> Job:
         """Cancel a queued job, or stop a running one at its next step (``Conflict`` if ended)."""
-        return self.call(calls.cancel_job(job))
+        return await self.call(calls.cancel_job(job))
 
-    def job_result(self, job: Job | str) -> Any:
+    async def job_result(self, job: Job | str) -> Any:
         """The JSON result of a finished job (``Conflict`` until it has finished)."""
-        return self.call(calls.job_result(job))
+        return await self.call(calls.job_result(job))
 
-    def download(
+    async def download(
         self, job: Job | str, name: str, dest: str | os.PathLike[str] | None = None
     ) -> bytes:
         """A file of a finished job (``plot.png``, ``plot.html``, ``data.csv``...); also saved
         to ``dest`` when given."""
-        data = self.call(calls.job_file(job, name))
+        data = await self.call(calls.job_file(job, name))
         if dest is not None:
-            Path(dest).write_bytes(data)
+            await run_blocking(Path(dest).write_bytes, data)
         return data
 
-    def job_types(self) -> list[JobType]:
+    async def job_types(self) -> list[JobType]:
         """The job types this server runs, with the JSON Schema of their params."""
-        return self.call(calls.job_types())
+        return await self.call(calls.job_types())
 
     # -- schedules -----------------------------------------------------------------------------
 
-    def create_schedule(
+    async def create_schedule(
         self,
         type: str,
         params: Mapping[str, Any] | None = None,
@@ -564,18 +569,18 @@ class Client:
     ) -> Schedule:
         """Run a job type on a cron expression (UTC) or ``every`` so often (at least 10 s);
         params as in :meth:`submit_job`, relative times resolved at each run."""
-        return self.call(
+        return await self.call(
             calls.create_schedule(type, calls.job_params(params, kw), cron, every, start_at)
         )
 
-    def list_schedules(self) -> list[Schedule]:
+    async def list_schedules(self) -> list[Schedule]:
         """Every schedule, soonest next run first."""
-        return self.call(calls.list_schedules())
+        return await self.call(calls.list_schedules())
 
-    def get_schedule(self, schedule: Schedule | str) -> Schedule:
+    async def get_schedule(self, schedule: Schedule | str) -> Schedule:
         """A schedule, with its next run and the jobs it submitted lately."""
-        return self.call(calls.get_schedule(schedule))
+        return await self.call(calls.get_schedule(schedule))
 
-    def delete_schedule(self, schedule: Schedule | str) -> None:
+    async def delete_schedule(self, schedule: Schedule | str) -> None:
         """Stop a schedule (jobs it submitted are not affected)."""
-        self.call(calls.delete_schedule(schedule))
+        await self.call(calls.delete_schedule(schedule))

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from client._base import (
+from tsapi_client._base import (
     JSON,
     Call,
     DurationLike,
@@ -24,7 +24,7 @@ from client._base import (
     to_duration,
     to_time,
 )
-from client.models import (
+from tsapi_client.models import (
     Aggregation,
     DuplicatePolicy,
     Encoding,

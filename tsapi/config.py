@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import click
 
-from api.settings import Settings, SettingsError, load_settings
-from api.shared_config import (
+from core.settings import SettingsError
+from core.shared_config import (
     SHARED_KEYS,
     Source,
     check,
@@ -19,33 +15,10 @@ from api.shared_config import (
     set_shared,
     unset_shared,
 )
-from tsdb.connection import Client, connect
-from tsdb.errors import TsdbError
+from tsapi.context import run_with_redis
+from tsapi.context import settings as load_settings
 
 __all__ = ["config"]
-
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _run(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
-    async def run() -> T:
-        client = connect(settings.redis_url, connect_timeout=3.0, socket_timeout=5.0)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    try:
-        return asyncio.run(run())
-    except (TsdbError, SettingsError) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -56,8 +29,8 @@ def config() -> None:
 @config.command()
 def show() -> None:
     """Every setting in force here, and where it comes from (env, redis, file, default)."""
-    settings = _settings()
-    rows = describe(settings, _run(settings, read_shared))
+    settings = load_settings()
+    rows = describe(settings, run_with_redis(read_shared))
     width = max(len(row.name) for row in rows)
     click.echo(f"{'setting':<{width}}  {'source':<7}  value")
     for row in rows:
@@ -72,12 +45,12 @@ def show() -> None:
 @click.argument("value")
 def set_(name: str, value: str) -> None:
     """Share NAME = VALUE with every process (picked up within a few seconds)."""
-    settings = _settings()
+    settings = load_settings()
     try:
         check(name, value)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    typed = _run(settings, lambda client: set_shared(client, name, value))
+    typed = run_with_redis(lambda client: set_shared(client, name, value))
     click.echo(
         f"{name} = {typed} (API processes apply it within {settings.config_refresh:g} s, "
         "workers before their next job)"
@@ -89,8 +62,7 @@ def set_(name: str, value: str) -> None:
 @click.argument("name", metavar="NAME", type=click.Choice(SHARED_KEYS))
 def unset(name: str) -> None:
     """Stop sharing NAME: each process falls back to its file or default value."""
-    settings = _settings()
-    if _run(settings, lambda client: unset_shared(client, name)):
+    if run_with_redis(lambda client: unset_shared(client, name)):
         click.echo(f"{name} is no longer shared")
     else:
         click.echo(f"{name} was not shared")

@@ -1,14 +1,15 @@
 """What the sync and async clients share: settings, retries, requests as data, times.
 
-Every API operation is a function in :mod:`client._calls` or :mod:`client._bulk` returning a
-:class:`Call` (method, path, query, body and a parser of the answer);
-:class:`~client.sync.Client` and :class:`~client.aio.AsyncClient` only send calls, so both
-speak to the API in exactly the same way.
+Every API operation is a function in :mod:`tsapi_client._calls` or :mod:`tsapi_client._bulk`
+returning a :class:`Call` (method, path, query, body and a parser of the answer);
+:class:`~tsapi_client.sync.Client` and :class:`~tsapi_client.aio.AsyncClient` only send
+calls, so both speak to the API in exactly the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,11 +18,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import httpx
-import orjson
 from tenacity import RetryCallState
 
-from client.errors import ConnectionFailed, api_error
-from client.models import Aggregation, BucketTimestamp, FillPolicy, Function
+try:  # faster JSON when it is there (it is with the server); the standard library otherwise
+    import orjson
+except ImportError:  # pragma: no cover - depends on what is installed
+    orjson = None  # type: ignore[assignment]
+
+from tsapi_client.errors import ConnectionFailed, api_error
+from tsapi_client.models import Aggregation, BucketTimestamp, FillPolicy, Function
 
 __all__ = [
     "DEFAULT_URL",
@@ -156,9 +161,9 @@ def check(response: httpx.Response) -> httpx.Response:
         return response
     problem: dict[str, Any]
     try:
-        body = orjson.loads(response.content)
+        body = loads(response.content)
         problem = body if isinstance(body, dict) else {"detail": str(body)}
-    except orjson.JSONDecodeError:
+    except ValueError:
         text = response.text.strip()
         problem = {"title": response.reason_phrase, "detail": text[:500] or None}
     problem.setdefault("status", response.status_code)
@@ -166,11 +171,32 @@ def check(response: httpx.Response) -> httpx.Response:
 
 
 def dumps(data: Any) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+    """JSON bytes of ``data`` (numpy arrays and scalars included; NaN becomes null)."""
+    if orjson is not None:
+        return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+    return json.dumps(_plain(data), separators=(",", ":"), allow_nan=False).encode()
+
+
+def loads(data: bytes) -> Any:
+    """Parse JSON bytes (orjson when it is installed, else the standard library)."""
+    return orjson.loads(data) if orjson is not None else json.loads(data)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars as lists and numbers, NaN and infinities as None."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def parse_json(response: httpx.Response) -> Any:
-    return orjson.loads(response.content)
+    return loads(response.content)
 
 
 def parse_nothing(response: httpx.Response) -> None:

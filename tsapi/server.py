@@ -1,4 +1,5 @@
-"""The ``tsapi`` command: serve the API, run the embedded Redis Stack, or all of it at once."""
+"""``tsapi serve``, ``redis``, ``worker`` and ``run``: the API, the embedded Redis Stack, a job
+worker, or all of them at once."""
 
 from __future__ import annotations
 
@@ -14,30 +15,19 @@ from pathlib import Path
 
 import click
 
-from api.config_cli import config
-from api.security.cli import keys, open_bind_refusal
-from api.settings import Settings, SettingsError, load_settings
-from api.shared_config import redacted
+from api.security.exposure import open_bind_refusal
+from core.shared_config import redacted
+from tsapi.context import run_with_redis
+from tsapi.context import settings as load_settings
 from tsdb.connection import check_module, connect
 from tsdb.embedded import LOOPBACK, EmbeddedCluster, EmbeddedRedis, EmbeddedRedisError
 from tsdb.errors import TsdbError
 
-__all__ = ["main"]
+__all__ = ["redis", "run", "serve", "worker"]
 
 log = logging.getLogger("tsapi")
 
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 async def _probe(url: str) -> int:
@@ -48,13 +38,7 @@ async def _probe(url: str) -> int:
         await client.aclose()
 
 
-@click.group()
-@click.version_option(package_name="tsapi")
-def main() -> None:
-    """tsapi: a REST API over Redis TimeSeries, with analysis jobs."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", default=None, help="Address to bind (default TSAPI_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default TSAPI_PORT or 5000).")
 @click.option("--workers", type=int, default=None, help="Server processes (TSAPI_SERVER_WORKERS).")
@@ -65,15 +49,16 @@ def main() -> None:
 )
 def serve(host: str | None, port: int | None, workers: int | None, insecure: bool) -> None:
     """Serve the API on uvicorn (refuses to start without a usable Redis)."""
-    settings = _settings()
-    _configure_logging(settings.log_level)
+    settings = load_settings()
     try:
         version = asyncio.run(_probe(settings.redis_url))
     except TsdbError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     log.info("RedisTimeSeries %s found", version)
     insecure = insecure or settings.insecure
-    refusal = open_bind_refusal(settings.redis_url, host or settings.host, insecure)
+    refusal = run_with_redis(
+        lambda client: open_bind_refusal(client, host or settings.host, insecure)
+    )
     if refusal:
         raise click.ClickException(refusal)
     if insecure:
@@ -94,7 +79,7 @@ def serve(host: str | None, port: int | None, workers: int | None, insecure: boo
     )
 
 
-@main.command()
+@click.command()
 @click.option("--port", type=int, default=None, help="Port (default 6390; a cluster's first).")
 @click.option(
     "--dir",
@@ -116,22 +101,11 @@ def serve(host: str | None, port: int | None, workers: int | None, insecure: boo
     is_flag=True,
     help="Bind beyond loopback without a password (something else must guard the port).",
 )
-@click.option(
-    "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Serve TLS only, with this certificate (PEM).",
-)
-@click.option(
-    "--tls-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Key of --tls-cert (PEM).",
-)
+@click.option("--tls-cert", type=PEM_FILE, help="Serve TLS only, with this certificate (PEM).")
+@click.option("--tls-key", type=PEM_FILE, help="Key of --tls-cert (PEM).")
 @click.option(
     "--tls-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
+    type=PEM_FILE,
     help="CA that signed --tls-cert (default: the certificate itself, if self-signed).",
 )
 @click.option(
@@ -162,8 +136,7 @@ def redis(
     appendfsync: str,
 ) -> None:
     """Run a local Redis Stack with the TimeSeries module, in the foreground."""
-    settings = _settings()
-    _configure_logging(settings.log_level)
+    settings = load_settings()
     exposed = any(address not in LOOPBACK for address in bind.split())
     if exposed and not password and not insecure_no_password:
         raise click.ClickException(
@@ -214,27 +187,25 @@ def redis(
     _wait_for_children([p for p in processes if p is not None], [server.stop])
 
 
-@main.command()
+@click.command()
 @click.option("--queues", "-q", multiple=True, help="Queues to serve (default: tsapi).")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run a job worker (RQ, JSON serializer) against TSAPI_REDIS_URL / TSAPI_QUEUE_URL."""
     from workers.worker import run_worker
 
-    settings = _settings()
-    _configure_logging(settings.log_level)
+    settings = load_settings()
     try:
         run_worker(settings, list(queues) or None, burst=burst)
     except TsdbError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-@main.command()
+@click.command()
 @click.option("--port", type=int, default=None, help="API port (default 5000).")
 def run(port: int | None) -> None:
     """Run everything locally: the embedded Redis Stack, the API and a worker (make run)."""
-    settings = _settings()
-    _configure_logging(settings.log_level)
+    settings = load_settings()
     server = EmbeddedRedis(port=settings.embedded_redis_port, data_dir=settings.embedded_redis_dir)
     try:
         server.start()
@@ -242,9 +213,9 @@ def run(port: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     env = {**os.environ, "TSAPI_REDIS_URL": server.url}
     api = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port or settings.port)], env=env
+        [sys.executable, "-m", "tsapi", "serve", "--port", str(port or settings.port)], env=env
     )
-    worker_process = subprocess.Popen([sys.executable, "-m", "api", "worker"], env=env)
+    worker_process = subprocess.Popen([sys.executable, "-m", "tsapi", "worker"], env=env)
     click.echo(
         f"tsapi on http://{settings.host}:{port or settings.port} with one worker "
         f"(Redis at {server.url}); Ctrl-C stops everything"
@@ -282,14 +253,3 @@ def _wait_for_children(
     failed = [c.returncode for c in children if c.returncode not in (0, -15, None)]
     if failed and not stopping:
         raise click.ClickException(f"a process exited with status {failed[0]}")
-
-
-# The client commands (series, write, ingest, query, latest, jobs, health) live in client/cli.py.
-from client.cli import COMMANDS as CLIENT_COMMANDS  # noqa: E402
-
-for _command in CLIENT_COMMANDS:
-    main.add_command(_command)
-
-
-main.add_command(keys)
-main.add_command(config)

@@ -326,23 +326,35 @@ class LatestValue:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """A write to one series: points written, and whether the series was created."""
+    """A write to one series: points stored, whether the series was created, and the points
+    the series' IGNORE filter dropped (``ignored``; each with its reason in
+    ``ignored_points``)."""
 
     written: int
     created: bool = False
+    ignored: int = 0
+    ignored_points: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WriteResult:
-        return cls(written=int(data["written"]), created=bool(data.get("created", False)))
+        return cls(
+            written=int(data["written"]),
+            created=bool(data.get("created", False)),
+            ignored=int(data.get("ignored", 0)),
+            ignored_points=list(data.get("ignored_points") or []),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class BulkResult:
-    """A write to many series: points written, series written to, series created."""
+    """A write to many series: points stored, series written to, series created, and the
+    points the series' IGNORE filter dropped (``ignored``, each in ``ignored_points``)."""
 
     written: int
     series: int
     created: int
+    ignored: int = 0
+    ignored_points: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BulkResult:
@@ -350,6 +362,8 @@ class BulkResult:
             written=int(data["written"]),
             series=int(data["series"]),
             created=int(data["created"]),
+            ignored=int(data.get("ignored", 0)),
+            ignored_points=list(data.get("ignored_points") or []),
         )
 
 

@@ -1,5 +1,0 @@
-"""``python -m api`` runs the tsapi command."""
-
-from api.cli import main
-
-main()

@@ -1,0 +1,38 @@
+"""tsapi's Redis functions (``functions.lua``): series changes that must be atomic in Redis.
+
+:func:`load_functions` installs the library on every primary (``FUNCTION LOAD REPLACE``);
+Redis keeps it in its AOF and RDB, so a restart keeps it too. Processes load it when they
+start (the API, workers, ``tsapi index``), and again when a call finds it missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis.asyncio import RedisCluster
+
+from tsdb.connection import Client
+from tsdb.faults import translate
+
+__all__ = ["ENSURE", "LIBRARY", "SET_POINT", "is_missing_function", "load_functions"]
+
+LIBRARY = (Path(__file__).with_name("functions.lua")).read_text()
+ENSURE = "tsapi_ensure"
+SET_POINT = "tsapi_set_point"
+
+
+async def load_functions(client: Client) -> None:
+    """Install (or replace) the library on every primary."""
+    with translate():
+        if isinstance(client, RedisCluster):
+            await client.execute_command(
+                "FUNCTION", "LOAD", "REPLACE", LIBRARY, target_nodes=client.get_primaries()
+            )
+        else:
+            await client.execute_command("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+
+
+def is_missing_function(error: BaseException) -> bool:
+    """True for the error of an FCALL to a function Redis does not have (flushed, or a new
+    Redis behind the same address)."""
+    return "Function not found" in str(error)
