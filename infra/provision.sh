@@ -6,7 +6,9 @@
 #  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
 #  - for make bench: wrk (concurrent readers);
 #  - for the container images and tests: podman (with runc and netavark) and debootstrap, and a
-#    containers.conf drop-in that lets containers start on this kind of machine (see below).
+#    containers.conf drop-in that lets containers start on this kind of machine (see below);
+#  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
+#    against (tests start their own binary; the package's systemd service plays no part).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -22,6 +24,7 @@ command -v runc >/dev/null || tools+=(runc)
 command -v catatonit >/dev/null || tools+=(catatonit)  # the pause process of `podman kube play` pods
 [ -x /usr/lib/podman/netavark ] || tools+=(netavark aardvark-dns)
 command -v debootstrap >/dev/null || tools+=(debootstrap)
+command -v prometheus >/dev/null || tools+=(prometheus)  # tests/promql's reference
 
 # crun fails on a hybrid cgroup layout, and podman's default ulimits ask for more than the
 # hard limits of some machines (`setrlimit ... Operation not permitted`): runc, cgroupfs and
@@ -46,7 +49,7 @@ network_backend = "netavark"'
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   containers_conf
-  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, podman and debootstrap are present"
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, podman, debootstrap and prometheus are present"
   exit 0
 fi
 
@@ -81,5 +84,10 @@ pkgs=()
 [ "$need_chromium" = 1 ] && pkgs+=(chromium chromium-driver)
 pkgs+=("${tools[@]}")
 $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  # The package's own service (port 9090) is not used: the tests start their own binary.
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 containers_conf
 echo "provision: installed ${pkgs[*]}"
