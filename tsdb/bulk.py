@@ -44,6 +44,7 @@ from tsdb.faults import (
 )
 from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
+from tsdb.layout import IndexLayout
 from tsdb.models import DEFAULT_DUPLICATE_POLICY
 from tsdb.rejections import Rejections
 
@@ -212,6 +213,7 @@ class BulkWriter:
         self.create_options = list(create_options)
         self.madd_samples = max(1, madd_samples)
         self.raw = isinstance(client, Redis) if raw is None else raw and isinstance(client, Redis)
+        self.layout = IndexLayout(client)
         self.written = 0
         self.created = 0
         self.ignored = Rejections(rejections.pos_name)
@@ -256,6 +258,7 @@ class BulkWriter:
         if self.create and self._defaults is None:
             self._defaults = await server_defaults(self.client)
         if len(batch):
+            await self.layout.shards()  # a cluster's layout, to name each series' index
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
             if self.raw:
                 await self._send_raw(batch)
@@ -437,10 +440,12 @@ class BulkWriter:
         return wanted
 
     def _ensure_args(self, key: str, batch: Batch) -> list[str | int]:
-        """``tsapi_ensure``'s arguments: whether to create, then TS.CREATE's options."""
+        """``tsapi_ensure``'s arguments: the index prefix, whether to create, then TS.CREATE's
+        options."""
+        prefix = self.layout.prefix_of_now(key)
         if not self.create:
-            return ["0"]
-        args: list[str | int] = ["1", *self.create_options]
+            return [prefix, "0"]
+        args: list[str | int] = [prefix, "1", *self.create_options]
         if _option(args, "DUPLICATE_POLICY") is None:
             args += ["DUPLICATE_POLICY", DEFAULT_DUPLICATE_POLICY.value.upper()]
         labels = {**self.labels, **batch.labels.get(key, {})}

@@ -24,7 +24,9 @@ __all__ = [
     "api_keys_index_key",
     "artifact_index_key",
     "artifact_key",
+    "INDEX_PREFIX",
     "config_key",
+    "index_prefix",
     "job_cancel_key",
     "jobs_index_key",
     "rate_limit_key",
@@ -143,3 +145,17 @@ def api_keys_index_key() -> str:
 def rate_limit_key(identity: str) -> str:
     """Key of the token bucket of one API key id or client address."""
     return f"{PREFIX}ratelimit:{identity}"
+
+
+INDEX_PREFIX = f"{PREFIX}index:"
+"""Where the series index lives (tsdb/index.py). Under a prefix ``P`` (:func:`index_prefix`):
+``P + "series"`` (sorted set of series keys), ``P + "names"`` (hash label name -> series
+count), ``P + "values:" + name`` (hash value -> series count), ``P + "meta"`` (hash: state,
+version, slots) and ``P + "lock"`` (held while it is rebuilt). tsdb/functions.lua spells
+the same suffixes."""
+
+
+def index_prefix(tag: str | None = None) -> str:
+    """The prefix of the series index: one per Redis, or per cluster node with ``tag`` (a
+    hash tag of a slot of that node, so that the index sits beside the node's series)."""
+    return INDEX_PREFIX if tag is None else f"{INDEX_PREFIX}{{{tag}}}:"
