@@ -19,7 +19,7 @@ from typing import Any
 from redis.asyncio import RedisCluster
 
 from tsdb.connection import Client
-from tsdb.errors import TsdbError
+from tsdb.errors import IndexBusy
 from tsdb.faults import translate
 from tsdb.functions import INDEX_CLEAR, INDEX_SCAN, SERIES_SCAN, load_functions
 from tsdb.index import INDEX_VERSION, IndexState, state_of
@@ -27,7 +27,6 @@ from tsdb.keys import INDEX_PREFIX
 from tsdb.layout import IndexLayout, Shard
 
 __all__ = [
-    "IndexBusy",
     "IndexReport",
     "RebuildReport",
     "check_index",
@@ -42,10 +41,6 @@ BATCH = 1000
 LOCK_MS = 120_000
 SAMPLE = 20
 """How many keys of each kind of difference a report names."""
-
-
-class IndexBusy(TsdbError):
-    """Another process is rebuilding the index."""
 
 
 @dataclass
@@ -133,6 +128,8 @@ async def _index_keys(client: Client, shard: Shard) -> list[str]:
         cursor, keys = await _on(
             client, shard, "SCAN", cursor, "MATCH", INDEX_PREFIX + "*", "COUNT", 1000
         )
+        if isinstance(cursor, dict):  # redis-py's cluster client: cursors by node
+            cursor = next(iter(cursor.values()))
         found += keys
         if int(cursor) == 0:
             return found

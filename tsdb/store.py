@@ -228,6 +228,19 @@ class TimeSeriesStore:
                     found[key] = dict(zip(flat[::2], flat[1::2], strict=True))
         return {key: found[key] for key in keys if key in found}
 
+    async def labels_matching(
+        self, filters: Iterable[str], names: Sequence[str] | None = None
+    ) -> dict[str, dict[str, str]]:
+        """Labels (only ``names``, if given) of every series the filters select, in one
+        TS.MGET."""
+        args: list[Any] = ["TS.MGET"]
+        args += ["SELECTED_LABELS", *names] if names else ["WITHLABELS"]
+        reply = await self._call(*args, "FILTER", *parse_filters(filters), refused=InvalidQuery)
+        return {
+            key: {k: v for k, v in _as_map(value[0]).items() if v is not None}
+            for key, value in _as_map(reply).items()
+        }
+
     async def _labels_call(self, prefix: str, keys: list[str]) -> list[Any]:
         if not isinstance(self.client, RedisCluster):
             return cast(list[Any], await self._fcall(LABELS, 0, *keys))

@@ -33,6 +33,7 @@ STORE_CALLS: dict[str, Callable[[TimeSeriesStore], Awaitable[Any]]] = {
     "keys": lambda s: s.keys(),
     "page": lambda s: s.page(None, 10),
     "labels_of": lambda s: s.labels_of(["k"]),
+    "labels_matching": lambda s: s.labels_matching(["a=b"]),
     "add_many": lambda s: s.add_many([("k", 1, 1.0)], create=True),
     "write_series": lambda s: s.write_series("k", np.array([1]), np.array([1.0])),
     "upsert": lambda s: s.upsert("k", 1, 1.0),
