@@ -45,7 +45,12 @@ from tsdb.faults import (
 from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
 from tsdb.layout import IndexLayout
-from tsdb.models import DEFAULT_DUPLICATE_POLICY
+from tsdb.models import (
+    CHUNK_GROWS_AT,
+    DEFAULT_DUPLICATE_POLICY,
+    LARGE_CHUNK_BYTES,
+    SMALL_CHUNK_BYTES,
+)
 from tsdb.rejections import Rejections
 
 __all__ = ["Batch", "BulkWriter", "WriteSummary"]
@@ -222,6 +227,7 @@ class BulkWriter:
         self._create_failed: dict[str, str] = {}
         self._functions_missing = False
         self._touched: set[str] = set()
+        self._incoming: dict[str, int] = {}  # samples per series of the batch being sent
         self._pending: list[_Sent] = []
         self._conn: AbstractConnection | None = None
         self._defaults: ServerDefaults | None = None
@@ -433,21 +439,32 @@ class BulkWriter:
     # -- replies -----------------------------------------------------------------------------------
 
     def _to_ensure(self, batch: Batch) -> list[int]:
-        """The codes of the batch's series this writer has not ensured yet (marked now)."""
-        wanted = [code for code in _codes_in(batch) if batch.keys[code] not in self._series]
-        for code in wanted:
-            self._series[batch.keys[code]] = _Series()
+        """The codes of the batch's series this writer has not ensured yet (marked now), with
+        how many of the batch's samples each gets (the chunk size of a new one depends on it)."""
+        self._incoming = {}
+        wanted: list[int] = []
+        for code, start, end in _runs(batch):
+            key = batch.keys[code]
+            if key not in self._series:
+                self._series[key] = _Series()
+                self._incoming[key] = end - start
+                wanted.append(code)
         return wanted
 
     def _ensure_args(self, key: str, batch: Batch) -> list[str | int]:
         """``tsapi_ensure``'s arguments: the index prefix, whether to create, then TS.CREATE's
         options."""
         prefix = self.layout.prefix_of_now(key)
+        incoming = self._incoming.get(key, 0)
+        head: list[str | int] = [prefix, "1" if self.create else "0", incoming, *_CHUNKS]
         if not self.create:
-            return [prefix, "0"]
-        args: list[str | int] = [prefix, "1", *self.create_options]
-        if _option(args, "DUPLICATE_POLICY") is None:
+            return head
+        args: list[str | int] = [*head, *self.create_options]
+        if _option(self.create_options, "DUPLICATE_POLICY") is None:
             args += ["DUPLICATE_POLICY", DEFAULT_DUPLICATE_POLICY.value.upper()]
+        if _option(self.create_options, "CHUNK_SIZE") is None:
+            large = incoming >= CHUNK_GROWS_AT
+            args += ["CHUNK_SIZE", LARGE_CHUNK_BYTES if large else SMALL_CHUNK_BYTES]
         labels = {**self.labels, **batch.labels.get(key, {})}
         if labels:
             args.append("LABELS")
@@ -672,6 +689,10 @@ def _resp(*args: str | int | float) -> bytes:
         text = str(arg)
         parts.append(f"${len(text.encode())}\r\n{text}\r\n")
     return "".join(parts).encode()
+
+
+_CHUNKS = (SMALL_CHUNK_BYTES, LARGE_CHUNK_BYTES, CHUNK_GROWS_AT)
+"""What ``tsapi_ensure`` needs to move a growing series to large chunks."""
 
 
 def _option(args: Sequence[Any], name: str) -> str | None:

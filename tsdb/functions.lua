@@ -70,17 +70,19 @@ local function index_add(prefix, key, labels)
 end
 
 -- KEYS[1]: a series. ARGV[1]: the index prefix; ARGV[2]: '1' to create it when missing;
--- ARGV[3..]: TS.CREATE options. Returns {state, retention, last}: state 1 = created
--- (retention -1 = the server's default), 0 = existed, -1 = missing and not created. A
--- series that exists but is not indexed (made behind tsapi's back) is indexed now.
+-- ARGV[3]: how many samples the caller is about to write; ARGV[4], ARGV[5], ARGV[6]: tsapi's
+-- small and large chunk sizes and the samples from which a series at the small one moves to
+-- the large one; ARGV[7..]: TS.CREATE options. Returns {state, retention, last}: state 1 =
+-- created (retention -1 = the server's default), 0 = existed, -1 = missing and not created.
+-- A series that exists but is not indexed (made behind tsapi's back) is indexed now.
 local function ensure(keys, args)
   local key, prefix = keys[1], args[1]
   if redis.call('EXISTS', key) == 0 then
     if args[2] ~= '1' then return {-1, 0, 0} end
-    redis.call('TS.CREATE', key, unpack(args, 3))
-    index_add(prefix, key, option_labels(args, 3) or {})
+    redis.call('TS.CREATE', key, unpack(args, 7))
+    index_add(prefix, key, option_labels(args, 7) or {})
     local retention = -1
-    for i = 3, #args - 1 do
+    for i = 7, #args - 1 do
       if args[i] == 'RETENTION' then retention = tonumber(args[i + 1]) end
     end
     return {1, retention, 0}
@@ -89,8 +91,13 @@ local function ensure(keys, args)
   if redis.call('ZSCORE', prefix .. 'series', key) == false then
     index_add(prefix, key, info_labels(info))
   end
+  local total = info_field(info, 'totalSamples')
+  if info_field(info, 'chunkSize') == tonumber(args[4])
+      and total + tonumber(args[3]) >= tonumber(args[6]) then
+    redis.call('TS.ALTER', key, 'CHUNK_SIZE', args[5])
+  end
   local last = 0
-  if info_field(info, 'totalSamples') > 0 then last = info_field(info, 'lastTimestamp') end
+  if total > 0 then last = info_field(info, 'lastTimestamp') end
   return {0, info_field(info, 'retentionTime'), last}
 end
 

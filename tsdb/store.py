@@ -46,6 +46,7 @@ from tsdb.index_build import ensure_index
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import (
     DEFAULT_DUPLICATE_POLICY,
+    SMALL_CHUNK_BYTES,
     Aggregation,
     DuplicatePolicy,
     Encoding,
@@ -128,6 +129,8 @@ class TimeSeriesStore:
         config = config or SeriesConfig()
         if config.duplicate_policy is None:
             config = replace(config, duplicate_policy=DEFAULT_DUPLICATE_POLICY)
+        if config.chunk_size is None:  # grows to large chunks once it holds many samples
+            config = replace(config, chunk_size=SMALL_CHUNK_BYTES)
         args = _config_args(config, True)
         prefix = await self.layout.prefix_of(key)
         await self._fcall(CREATE, 1, key, prefix, *args, refused=refused)
