@@ -60,6 +60,38 @@ local function count(prefix, labels, delta)
   end
 end
 
+-- Index new series: entries {key, labels}, none indexed yet as far as the caller knows. One
+-- ZMSCORE, one ZADD and one HINCRBY per distinct label name and value, whatever their number.
+local function index_add_many(prefix, entries)
+  if #entries == 0 then return end
+  local keys = {}
+  for i, entry in ipairs(entries) do keys[i] = entry[1] end
+  local scores = redis.call('ZMSCORE', prefix .. 'series', unpack(keys))
+  local members, names, values = {}, {}, {}
+  for i, entry in ipairs(entries) do
+    if scores[i] == false then
+      members[#members + 1] = 0
+      members[#members + 1] = entry[1]
+      local labels = entry[2]
+      for j = 1, #labels - 1, 2 do
+        local name, value = labels[j], labels[j + 1]
+        names[name] = (names[name] or 0) + 1
+        local per = values[name] or {}
+        per[value] = (per[value] or 0) + 1
+        values[name] = per
+      end
+    end
+  end
+  if #members == 0 then return end
+  redis.call('ZADD', prefix .. 'series', 'NX', unpack(members))
+  for name, n in pairs(names) do
+    redis.call('HINCRBY', prefix .. 'names', name, n)
+    for value, c in pairs(values[name]) do
+      redis.call('HINCRBY', prefix .. 'values:' .. name, value, c)
+    end
+  end
+end
+
 -- Index a series with its labels unless it is indexed already; 1 when it was added.
 local function index_add(prefix, key, labels)
   if redis.call('ZADD', prefix .. 'series', 'NX', 0, key) == 1 then
@@ -69,36 +101,83 @@ local function index_add(prefix, key, labels)
   return 0
 end
 
--- KEYS[1]: a series. ARGV[1]: the index prefix; ARGV[2]: '1' to create it when missing;
--- ARGV[3]: how many samples the caller is about to write; ARGV[4], ARGV[5], ARGV[6]: tsapi's
--- small and large chunk sizes and the samples from which a series at the small one moves to
--- the large one; ARGV[7..]: TS.CREATE options. Returns {state, retention, last}: state 1 =
--- created (retention -1 = the server's default), 0 = existed, -1 = missing and not created.
--- A series that exists but is not indexed (made behind tsapi's back) is indexed now.
-local function ensure(keys, args)
-  local key, prefix = keys[1], args[1]
+-- The message of an error caught by pcall.
+local function message(err)
+  if type(err) == 'table' and err.err then return err.err end
+  return tostring(err)
+end
+
+-- Ensure one series (see ensure); returns state, retention (or the module's message), last.
+local function ensure_one(prefix, key, create, options, labels, incoming, chunks, created)
   if redis.call('EXISTS', key) == 0 then
-    if args[2] ~= '1' then return {-1, 0, 0} end
-    redis.call('TS.CREATE', key, unpack(args, 7))
-    index_add(prefix, key, option_labels(args, 7) or {})
-    local retention = -1
-    for i = 7, #args - 1 do
-      if args[i] == 'RETENTION' then retention = tonumber(args[i + 1]) end
+    if not create then return -1, 0, 0 end
+    local argv = {key}
+    for _, option in ipairs(options) do argv[#argv + 1] = option end
+    if not chunks.given then
+      argv[#argv + 1] = 'CHUNK_SIZE'
+      if incoming >= chunks.grow then argv[#argv + 1] = chunks.large
+      else argv[#argv + 1] = chunks.small end
     end
-    return {1, retention, 0}
+    if #labels > 0 then
+      argv[#argv + 1] = 'LABELS'
+      for _, item in ipairs(labels) do argv[#argv + 1] = item end
+    end
+    local ok, err = pcall(redis.call, 'TS.CREATE', unpack(argv))
+    if not ok then return -2, message(err), 0 end
+    created[#created + 1] = {key, labels}
+    return 1, chunks.retention, 0
   end
-  local info = redis.call('TS.INFO', key)
+  local ok, info = pcall(redis.call, 'TS.INFO', key)
+  if not ok then return -2, message(info), 0 end
   if redis.call('ZSCORE', prefix .. 'series', key) == false then
     index_add(prefix, key, info_labels(info))
   end
   local total = info_field(info, 'totalSamples')
-  if info_field(info, 'chunkSize') == tonumber(args[4])
-      and total + tonumber(args[3]) >= tonumber(args[6]) then
-    redis.call('TS.ALTER', key, 'CHUNK_SIZE', args[5])
+  if info_field(info, 'chunkSize') == chunks.small and total + incoming >= chunks.grow then
+    redis.call('TS.ALTER', key, 'CHUNK_SIZE', chunks.large)
   end
   local last = 0
   if total > 0 then last = info_field(info, 'lastTimestamp') end
-  return {0, info_field(info, 'retentionTime'), last}
+  return 0, info_field(info, 'retentionTime'), last
+end
+
+-- KEYS: series to write to. ARGV[1]: the index prefix; ARGV[2]: '1' to create missing ones;
+-- ARGV[3], ARGV[4], ARGV[5]: tsapi's small and large chunk sizes and the samples from which
+-- a series at the small one moves to the large one (a new series written that many samples
+-- at once starts large; without CHUNK_SIZE in the options, new series start small);
+-- ARGV[6]: n, the number of TS.CREATE options that follow in ARGV[7..6+n] (no LABELS);
+-- then for each key: the samples about to be written to it, m, and m label arguments.
+-- Returns {state, retention, last} for each key, flattened: state 1 = created (retention
+-- -1 = the server's default), 0 = existed, -1 = missing and not created, -2 = refused
+-- (retention is then the module's message). A series that exists but is not indexed (made
+-- behind tsapi's back) is indexed now.
+local function ensure(keys, args)
+  local prefix, create = args[1], args[2] == '1'
+  local chunks = {small = tonumber(args[3]), large = args[4], grow = tonumber(args[5]),
+                  given = false, retention = -1}
+  local options = {}
+  local n = tonumber(args[6])
+  for i = 7, 6 + n do options[#options + 1] = args[i] end
+  for i = 1, #options - 1 do
+    local option = string.upper(options[i])
+    if option == 'CHUNK_SIZE' then chunks.given = true end
+    if option == 'RETENTION' then chunks.retention = tonumber(options[i + 1]) end
+  end
+  local at = 7 + n
+  local out, created = {}, {}
+  for _, key in ipairs(keys) do
+    local incoming, m = tonumber(args[at]), tonumber(args[at + 1])
+    local labels = {}
+    for i = at + 2, at + 1 + m do labels[#labels + 1] = args[i] end
+    at = at + 2 + m
+    local state, retention, last = ensure_one(prefix, key, create, options, labels, incoming,
+                                              chunks, created)
+    out[#out + 1] = state
+    out[#out + 1] = retention
+    out[#out + 1] = last
+  end
+  index_add_many(prefix, created)
+  return out
 end
 
 -- KEYS[1]: a series. ARGV[1]: the index prefix; ARGV[2..]: TS.CREATE options. Creates the

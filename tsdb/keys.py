@@ -11,6 +11,7 @@ series keys may not start with either.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from tsdb.errors import InvalidInput
 
@@ -70,7 +71,7 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
     """Check label names and values; return them as a new dict of strings."""
     checked: dict[str, str] = {}
     for name, value in labels.items():
-        if not isinstance(name, str) or not LABEL_PATTERN.fullmatch(name) or len(name) > 128:
+        if not isinstance(name, str) or not _valid_name(name):
             raise InvalidInput(
                 f"label name {name!r} must start with a letter or '_' and hold only letters, "
                 "digits and '_.:-' (at most 128 characters)"
@@ -78,17 +79,26 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidInput(f"label {name!r} must have a string value")
         text = str(value)
-        if (
-            not text
-            or len(text) > LABEL_VALUE_MAX_LENGTH
-            or not LABEL_VALUE_PATTERN.fullmatch(text)
-        ):
+        if not _valid_value(text):
             raise InvalidInput(
                 f"label {name!r} has an invalid value: it must be 1 to {LABEL_VALUE_MAX_LENGTH} "
                 "characters without quotes, '=', '!', '(', ')', ',' or control characters"
             )
         checked[name] = text
     return checked
+
+
+@lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    return len(name) <= LABEL_MAX_LENGTH and LABEL_PATTERN.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=65536)
+def _valid_value(text: str) -> bool:
+    """(Cached: a bulk write of many series repeats the same few values.)"""
+    return (
+        0 < len(text) <= LABEL_VALUE_MAX_LENGTH and LABEL_VALUE_PATTERN.fullmatch(text) is not None
+    )
 
 
 def artifact_key(job_id: str, name: str) -> str:
