@@ -381,6 +381,38 @@ class TimeSeriesStore:
         result.sort(key=lambda s: s.key)
         return result
 
+    async def bounds_matching(self, filters: Iterable[str]) -> tuple[int, int] | None:
+        """The first and the last timestamp over every series the filters select (one
+        TS.MRANGE and one TS.MREVRANGE of one sample each); None when they hold no sample."""
+        parsed = parse_filters(filters)
+        ends: list[int] = []
+        for command, pick in (("TS.MRANGE", min), ("TS.MREVRANGE", max)):
+            reply = await self._call(
+                command, "-", "+", "COUNT", 1, "FILTER", *parsed, refused=InvalidQuery
+            )
+            stamps = [int(v[-1][0][0]) for v in _as_map(reply).values() if v[-1]]
+            if not stamps:
+                return None
+            ends.append(pick(stamps))
+        return ends[0], ends[1]
+
+    async def sample_counts(
+        self,
+        filters: Iterable[str],
+        from_ts: int | None,
+        to_ts: int | None,
+        query: RangeQuery | None = None,
+    ) -> dict[str, int]:
+        """How many samples in [from, to] (passing ``query``'s value and time filters) each
+        series the filters select holds, counted by the server in one TS.MRANGE."""
+        args: list[Any] = ["TS.MRANGE", _bound(from_ts, "-"), _bound(to_ts, "+")]
+        args += _filter_args(query or RangeQuery())
+        args += ["ALIGN", 0, "AGGREGATION", "count", 1 << 62, "FILTER", *parse_filters(filters)]
+        reply = await self._call(*args, refused=InvalidQuery)
+        return {
+            key: int(sum(b[1] for b in value[-1])) for key, value in _as_map(reply).items()
+        }
+
     async def latest(self, filters: Iterable[str], *, latest: bool = False) -> list[LatestValue]:
         """The newest sample of every series a filter selects (TS.MGET), by key."""
         args: list[Any] = ["TS.MGET"]

@@ -101,3 +101,27 @@ async def test_latest_values_by_filter(client: QuartClient, cities: None) -> Non
     empty = await (await client.get("/v1/latest?filter=kind=hum")).get_json()
     assert empty["series"][0]["t"] is None
     assert (await client.get("/v1/latest")).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "filter=kind=temp",
+        "filter=kind=temp&from=1500&to=2500",
+        "filter=kind=temp&agg=max&bucket=2000",
+        "filter=kind=temp&agg=avg&bucket=500&from=0&to=4000&fill=previous",
+        "filter=kind=temp&max_points=2",
+        "filter=kind=temp&fn=rate&count=2",
+        "filter=region=south&selected_labels=city",
+        "filter=kind=temp&format=csv",
+        "filter=kind=hum",
+    ],
+)
+async def test_one_mrange_answers_as_the_series_by_series_stream_does(
+    client: QuartClient, cities: None, q: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = await client.get(f"/v1/query?{q}")
+    monkeypatch.setattr("api.reading.MRANGE_POINTS", 0)
+    streamed = await client.get(f"/v1/query?{q}")
+    assert whole.status_code == streamed.status_code == 200
+    assert await whole.get_data() == await streamed.get_data()

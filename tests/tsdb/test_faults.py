@@ -41,6 +41,8 @@ STORE_CALLS: dict[str, Callable[[TimeSeriesStore], Awaitable[Any]]] = {
     "range": lambda s: s.range("k", RangeQuery(aggregation=Aggregation.AVG, bucket_ms=10)),
     "mrange": lambda s: s.mrange(MultiRangeQuery(filters=("a=b",))),
     "latest": lambda s: s.latest(["a=b"]),
+    "bounds_matching": lambda s: s.bounds_matching(["a=b"]),
+    "sample_counts": lambda s: s.sample_counts(["a=b"], None, None),
     "create_rule": lambda s: s.create_rule("k", Rule("k2", Aggregation.AVG, 60_000)),
     "delete_rule": lambda s: s.delete_rule("k", "k2"),
     "rules": lambda s: s.rules("k"),
