@@ -234,6 +234,12 @@ async def _first(
     return first, pages
 
 
+async def _chained(first: Rows, rest: AsyncIterator[Rows]) -> AsyncIterator[Rows]:
+    yield first
+    async for rows in rest:
+        yield rows
+
+
 async def single_series_response(
     store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
 ) -> Response:
@@ -248,6 +254,14 @@ async def single_series_response(
     if options.limit is not None:
         return await _one_page(store, key, query, options, meta)
     first, pages = await _first(_pages(store, key, query, options))
+    second, pages = await _first(pages)
+    if second is None:  # one page: answered in one piece (a streamed body costs more sends)
+        mimetype = CSV if options.csv else "application/json"
+        if options.csv:
+            return Response(b"t,v\n" + _csv_rows(first or []), mimetype=mimetype)
+        head = dumps({"key": key, **meta})[:-1] + b',"points":['
+        return Response(head + (_json_rows(first) if first else b"") + b"]}", mimetype=mimetype)
+    pages = _chained(second, pages)
 
     async def body() -> AsyncIterator[bytes]:
         if options.csv:
