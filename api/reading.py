@@ -365,10 +365,14 @@ async def _fits_one_reply(
     """True when the answer for ``series`` series surely holds at most MRANGE_POINTS rows, so
     that one TS.MRANGE can bring it all (else series are streamed one at a time)."""
     per_series: int | None = query.count
-    if query.aggregation is not None and query.bucket_ms and query.from_ts is not None:
-        if query.to_ts is not None:
-            buckets = (query.to_ts - query.from_ts) // query.bucket_ms + 2
-            per_series = min(per_series or buckets, buckets)
+    if (
+        query.aggregation is not None
+        and query.bucket_ms
+        and query.from_ts is not None
+        and query.to_ts is not None
+    ):
+        buckets = (query.to_ts - query.from_ts) // query.bucket_ms + 2
+        per_series = min(per_series or buckets, buckets)
     if per_series is not None:
         return series * per_series <= MRANGE_POINTS
     if query.empty:

@@ -71,6 +71,10 @@ def running_victoria(data_dir: Path, timeout: float = 30.0) -> Iterator[Victoria
             f"-httpListenAddr=127.0.0.1:{port}",
             "-retentionPeriod=100y",
             "-loggerLevel=ERROR",
+            # its defaults refuse /api/v1/series beyond 30,000 matching series (even with
+            # limit=100) and queries over 300,000: the fleet grows to 1 M
+            "-search.maxSeries=5000000",
+            "-search.maxUniqueTimeseries=5000000",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -154,7 +154,9 @@ async def _fill(client: Client, shard: Shard, batch: int) -> int:
     added = 0
     cursor: Any = 0
     while True:
-        cursor, count = await _on(client, shard, "FCALL", INDEX_SCAN, 0, shard.prefix, cursor, batch)
+        cursor, count = await _on(
+            client, shard, "FCALL", INDEX_SCAN, 0, shard.prefix, cursor, batch
+        )
         added += int(count)
         await client.pexpire(shard.prefix + "lock", LOCK_MS)
         if int(cursor) == 0:
@@ -202,8 +204,8 @@ async def _check_shard(client: Client, shard: Shard, batch: int, report: IndexRe
         if int(cursor) == 0:
             break
     p = shard.prefix
-    report.states.append(state_of(await client.hgetall(p + "meta"), shard).value)
-    indexed = set(await client.zrange(p + "series", 0, -1))
+    report.states.append(state_of(await _hash(client, p + "meta"), shard).value)
+    indexed = {str(k) for k in await client.zrange(p + "series", 0, -1)}
     report.series += len(actual)
     report.indexed += len(indexed)
     _note(report, "missing", sorted(set(actual) - indexed))
@@ -215,12 +217,18 @@ async def _check_shard(client: Client, shard: Shard, batch: int, report: IndexRe
             names[name] = names.get(name, 0) + 1
             per = values.setdefault(name, {})
             per[value] = per.get(value, 0) + 1
-    stored_names = {k: int(v) for k, v in (await client.hgetall(p + "names")).items()}
+    stored_names = {k: int(v) for k, v in (await _hash(client, p + "names")).items()}
     wrong = _diff("", names, stored_names)
     for name in sorted(set(names) | set(stored_names)):
-        stored = {k: int(v) for k, v in (await client.hgetall(p + "values:" + name)).items()}
+        stored = {k: int(v) for k, v in (await _hash(client, p + "values:" + name)).items()}
         wrong += _diff(f"{name}=", values.get(name, {}), stored)
     _note(report, "wrong_counts", wrong)
+
+
+async def _hash(client: Client, key: str) -> dict[str, Any]:
+    """A hash's fields (the client decodes replies)."""
+    found = await client.hgetall(key)
+    return {str(k): v for k, v in found.items()}
 
 
 def _diff(head: str, actual: dict[str, int], stored: dict[str, int]) -> list[str]:
@@ -236,4 +244,3 @@ def _note(report: IndexReport, kind: str, items: list[str]) -> None:
     sample += items[: max(0, SAMPLE - len(sample))]
     total = {"missing": "missing_total", "stale": "stale_total", "wrong_counts": "wrong_total"}
     setattr(report, total[kind], getattr(report, total[kind]) + len(items))
-

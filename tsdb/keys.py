@@ -16,6 +16,7 @@ from functools import lru_cache
 from tsdb.errors import InvalidInput
 
 __all__ = [
+    "INDEX_PREFIX",
     "KEY_MAX_LENGTH",
     "KEY_PATTERN",
     "LABEL_PATTERN",
@@ -25,7 +26,6 @@ __all__ = [
     "api_keys_index_key",
     "artifact_index_key",
     "artifact_key",
-    "INDEX_PREFIX",
     "config_key",
     "index_prefix",
     "job_cancel_key",

@@ -51,12 +51,15 @@ class LabelMatcher:
         return found == (self.op is MatchOp.RE)
 
 
-async def filters_for(store: TimeSeriesStore, matchers: Sequence[LabelMatcher]) -> tuple[str, ...] | None:
+async def filters_for(
+    store: TimeSeriesStore, matchers: Sequence[LabelMatcher]
+) -> tuple[str, ...] | None:
     """The TS.QUERYINDEX filters selecting the series the matchers select, or None when no
     series can match (a regular expression that matches none of a label's values).
 
-    The values of labels matched by a regular expression come from the series index. The module needs at least one positive
-    filter: matchers that all match the empty string are refused (as Prometheus does).
+    The values of labels matched by a regular expression come from the series index. The
+    module needs at least one positive filter: matchers that all match the empty string are
+    refused (as Prometheus does).
     """
     filters: list[str] = []
     for m in matchers:

@@ -409,9 +409,7 @@ class TimeSeriesStore:
         args += _filter_args(query or RangeQuery())
         args += ["ALIGN", 0, "AGGREGATION", "count", 1 << 62, "FILTER", *parse_filters(filters)]
         reply = await self._call(*args, refused=InvalidQuery)
-        return {
-            key: int(sum(b[1] for b in value[-1])) for key, value in _as_map(reply).items()
-        }
+        return {key: int(sum(b[1] for b in value[-1])) for key, value in _as_map(reply).items()}
 
     async def latest(self, filters: Iterable[str], *, latest: bool = False) -> list[LatestValue]:
         """The newest sample of every series a filter selects (TS.MGET), by key."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
-from itertools import chain
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import numpy as np

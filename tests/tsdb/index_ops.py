@@ -100,7 +100,7 @@ async def assert_index_matches(store: TimeSeriesStore, model: Model) -> None:
     assert await store.index.names() == model.names()
     for name in ("host", "dc", "kind"):
         assert await store.index.values(name) == model.values(name)
-    page, more = await store.page("b", 2)
+    page, _ = await store.page("b", 2)
     assert page == [k for k in sorted(model.series) if k > "b"][:2]
     report = await check_index(store.client)
     assert report.exact, report

@@ -96,7 +96,11 @@ async def silent_redis() -> AsyncIterator[str]:
 
 def test_every_public_method_is_listed() -> None:
     listed_index = {n for n in INDEX_CALLS if not n.endswith("_index")}
-    pairs = ((TimeSeriesStore, STORE_CALLS), (BulkWriter, WRITER_CALLS), (SeriesIndex, listed_index))
+    pairs = (
+        (TimeSeriesStore, STORE_CALLS),
+        (BulkWriter, WRITER_CALLS),
+        (SeriesIndex, listed_index),
+    )
     for cls, listed in pairs:
         public = {n for n, f in vars(cls).items() if inspect.isfunction(f) and n[0] != "_"}
         assert public - WITHOUT_IO == set(listed), f"list {cls.__name__}'s new methods here"

@@ -115,7 +115,10 @@ async def test_reads_fall_back_to_scanning_while_the_index_is_missing(
 
 async def test_the_index_survives_redis_being_killed(tmp_path: object) -> None:
     server = EmbeddedRedis(
-        port=free_port(), data_dir=tmp_path, appendfsync="always", log_to_file=True  # type: ignore[arg-type]
+        port=free_port(),
+        data_dir=tmp_path,
+        appendfsync="always",
+        log_to_file=True,  # type: ignore[arg-type]
     )
     server.start()
     try:
