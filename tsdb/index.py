@@ -103,9 +103,18 @@ class SeriesIndex:
         return None if replies is None else _summed(r[0] for r in replies)
 
     async def values(self, name: str) -> dict[str, int] | None:
-        """Every value of label ``name``, with the number of series that have it."""
+        """Every value of label ``name``, with the number of series that have it, by value."""
         replies = await self._read(lambda p: [("HGETALL", p + "values:" + name)])
         return None if replies is None else _summed(r[0] for r in replies)
+
+    async def value_list(self, name: str) -> list[str] | None:
+        """Every value of label ``name``, sorted (cheaper than :meth:`values`)."""
+        replies = await self._read(lambda p: [("HKEYS", p + "values:" + name)])
+        if replies is None:
+            return None
+        if len(replies) == 1:
+            return sorted(replies[0][0])
+        return sorted(set().union(*(r[0] for r in replies)))
 
     async def _read(self, commands: Callable[[str], Sequence[Command]]) -> list[list[Any]] | None:
         """Run ``commands(prefix)`` on every index in one round trip, with each index's meta;
@@ -143,11 +152,15 @@ class SeriesIndex:
 
 
 def _summed(maps: Any) -> dict[str, int]:
+    """The counts of every index added up, sorted by name."""
+    found = [m if isinstance(m, dict) else dict(_pairs(m)) for m in maps]
+    if len(found) == 1:
+        return {name: int(count) for name, count in sorted(found[0].items())}
     total: dict[str, int] = {}
-    for found in maps:
-        for name, count in _pairs(found):
+    for one in found:
+        for name, count in one.items():
             total[name] = total.get(name, 0) + int(count)
-    return total
+    return dict(sorted(total.items()))
 
 
 def _pairs(found: Any) -> list[tuple[str, Any]]:

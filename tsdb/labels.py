@@ -38,7 +38,7 @@ def _tally(labels: Iterable[dict[str, str]], name: str | None) -> dict[str, int]
 
 
 def _sorted(counts: dict[str, int]) -> dict[str, int]:
-    return {k: counts[k] for k in sorted(counts)}
+    return dict(sorted(counts.items()))
 
 
 async def label_name_counts(
@@ -49,10 +49,8 @@ async def label_name_counts(
     filters = list(filters or [])
     if filters:
         return _sorted(_tally((await store.labels_matching(filters)).values(), None))
-    counts = await store.index.names()
-    if counts is None:
-        counts = _tally(await _all_labels(store), None)
-    return _sorted(counts)
+    counts = await store.index.names()  # sorted
+    return _sorted(_tally(await _all_labels(store), None)) if counts is None else counts
 
 
 async def label_counts(
@@ -65,10 +63,8 @@ async def label_counts(
     filters = list(filters or [])
     if filters:
         return _sorted(_tally((await store.labels_matching(filters, [name])).values(), name))
-    counts = await store.index.values(name)
-    if counts is None:
-        counts = _tally(await _all_labels(store), name)
-    return _sorted(counts)
+    counts = await store.index.values(name)  # sorted
+    return _sorted(_tally(await _all_labels(store), name)) if counts is None else counts
 
 
 async def label_names(store: TimeSeriesStore, filters: Iterable[str] | None = None) -> list[str]:
@@ -80,6 +76,10 @@ async def label_values(
     store: TimeSeriesStore, name: str, filters: Iterable[str] | None = None
 ) -> list[str]:
     """Every value of label ``name`` among the series (that match ``filters``), sorted."""
+    if not filters and LABEL_PATTERN.fullmatch(name):
+        found = await store.index.value_list(name)
+        if found is not None:
+            return found
     return list(await label_counts(store, name, filters))
 
 

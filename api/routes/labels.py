@@ -16,7 +16,7 @@ from api.schemas import (
     StrList,
     TimeIn,
 )
-from tsdb.labels import delete_matching, label_counts, label_names
+from tsdb.labels import delete_matching, label_counts, label_names, label_values
 from tsdb.timefmt import parse_bound
 
 __all__ = ["bp"]
@@ -54,11 +54,11 @@ async def list_labels(query_args: LabelArgs) -> Response:
 async def list_label_values(name: str, query_args: LabelValuesArgs) -> Response:
     """Every value a label takes (optionally among the series a filter selects), and with
     ``with_counts=true`` how many series have each."""
+    if not query_args.with_counts:
+        values = await label_values(store(), name, query_args.filter)
+        return json_response({"label": name, "values": values})
     counts = await label_counts(store(), name, query_args.filter)
-    body: dict[str, object] = {"label": name, "values": list(counts)}
-    if query_args.with_counts:
-        body["counts"] = counts
-    return json_response(body)
+    return json_response({"label": name, "values": list(counts), "counts": counts})
 
 
 @bp.delete("/points")

@@ -67,6 +67,7 @@ INDEX_CALLS: dict[str, Callable[[SeriesIndex], Awaitable[Any]]] = {
     "count": lambda i: i.count(),
     "names": lambda i: i.names(),
     "values": lambda i: i.values("a"),
+    "value_list": lambda i: i.value_list("a"),
     "check_index": lambda i: check_index(i.client),
     "rebuild_index": lambda i: rebuild_index(i.client),
     "ensure_index": lambda i: ensure_index(i.client),
