@@ -45,6 +45,9 @@ _SHAPES = (
 )
 CHUNK_POINTS = 25_000
 """Points converted at a time, so that writing starts while the rest is converted."""
+SMALL_GROUP_POINTS = 5_000
+"""Points of small series converted together: small enough that Redis works on one group's
+series while the next group is converted, and little is left for Redis alone at the end."""
 Columnar = tuple[str, list[Any], list[Any], dict[str, str]]
 """One series of a columnar body: key, times, values, labels."""
 _ROW_FIELDS = {"key", "t", "v"}
@@ -173,7 +176,7 @@ class JsonParser:
                 group.append(item)
                 group_size += len(t)
                 offset += len(t)
-                if group_size >= CHUNK_POINTS:
+                if group_size >= SMALL_GROUP_POINTS:
                     yield self._small_series(group, group_start)
                     group, group_size = [], 0
                 continue

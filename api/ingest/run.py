@@ -16,7 +16,7 @@ from tsdb.rejections import Rejections
 
 __all__ = ["COALESCE_POINTS", "NoPoints", "Parser", "ingest"]
 
-COALESCE_POINTS = 10_000
+COALESCE_POINTS = 5_000
 """Batches smaller than this are gathered before they are written (many tiny series)."""
 
 
