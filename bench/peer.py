@@ -170,6 +170,11 @@ def _redis_cpu(admin: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+def _forks(admin: redis.Redis) -> int:
+    info: dict[str, Any] = admin.info("stats")
+    return int(info["total_forks"])
+
+
 def _used_memory(admin: redis.Redis) -> int:
     info: dict[str, Any] = admin.info("memory")
     return int(info["used_memory"])
@@ -188,12 +193,14 @@ def _timed_pair(
     """Run tsapi's side then VictoriaMetrics', each timed with the CPU it cost."""
     settle(s.admin)
     cpu = (_redis_cpu(s.admin), _proc_cpu(s.api_pid))
+    forks = _forks(s.admin)
     started, load = time.perf_counter(), _load()
     tsapi()
     t_seconds = time.perf_counter() - started
     t_cpu = {
         "redis": round(_redis_cpu(s.admin) - cpu[0], 2),
         "api": round(_proc_cpu(s.api_pid) - cpu[1], 2),
+        "redis_forks": _forks(s.admin) - forks,  # AOF rewrites and saves meanwhile
     }
     vm_cpu = _proc_cpu(s.vm.pid)
     started = time.perf_counter()
