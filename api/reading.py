@@ -14,7 +14,14 @@ from quart import Response, request
 
 from api.responses import dumps, json_response
 from tsdb.errors import InvalidQuery
-from tsdb.models import Aggregation, BucketTimestamp, MultiRangeQuery, Point, RangeQuery
+from tsdb.models import (
+    Aggregation,
+    BucketTimestamp,
+    MultiRangeQuery,
+    Point,
+    RangeQuery,
+    SeriesPoints,
+)
 from tsdb.paging import count_samples, data_bounds, iter_range, next_page, resolve_align
 from tsdb.store import TimeSeriesStore
 from tsdb.transforms import (
@@ -33,6 +40,9 @@ __all__ = ["ReadOptions", "multi_series_response", "plan", "single_series_respon
 
 CSV = "text/csv"
 MAX_EMPTY_BUCKETS = 1_000_000
+MRANGE_POINTS = 500_000
+"""Rows a multi-series answer may hold to come from one TS.MRANGE (no per-series round trip
+and Python work); larger answers are streamed series by series in bounded memory."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,11 @@ def wants_csv(format_param: str | None) -> bool:
 
 
 async def plan(
-    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery, options: ReadOptions
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    query: RangeQuery,
+    options: ReadOptions,
+    filters: Sequence[str] | None = None,
 ) -> RangeQuery:
     """Pick the bucket when ``max_points`` asks for it (or an aggregation comes without one).
 
@@ -101,9 +115,9 @@ async def plan(
         raise InvalidQuery("fn is computed oldest first: it cannot be combined with reverse")
     if options.fill is not None:
         query = replace(query, empty=True)
-    query = await _planned_bucket(store, keys, query, options)
+    query = await _planned_bucket(store, keys, query, options, filters)
     if query.empty and query.aggregation is not None and query.bucket_ms:
-        bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
+        bounds = await _bounds(store, keys, query.from_ts, query.to_ts, filters)
         if bounds and (bounds[1] - bounds[0]) // query.bucket_ms > MAX_EMPTY_BUCKETS:
             raise InvalidQuery(
                 f"empty/fill over this range would make more than {MAX_EMPTY_BUCKETS} buckets: "
@@ -112,8 +126,31 @@ async def plan(
     return query
 
 
+async def _bounds(
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    start: int | None,
+    end: int | None,
+    filters: Sequence[str] | None,
+) -> tuple[int, int] | None:
+    """Concrete bounds of a read: of the series ``filters`` select in two commands, else of
+    ``keys`` one by one."""
+    if filters and (start is None or end is None):
+        found = await store.bounds_matching(filters)
+        if found is None:
+            return None
+        low = start if start is not None else found[0]
+        high = end if end is not None else found[1]
+        return (low, high) if low <= high else None
+    return await data_bounds(store, keys, start, end)
+
+
 async def _planned_bucket(
-    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery, options: ReadOptions
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    query: RangeQuery,
+    options: ReadOptions,
+    filters: Sequence[str] | None = None,
 ) -> RangeQuery:
     max_points = options.max_points
     if query.aggregation is not None and query.bucket_ms is None:
@@ -122,12 +159,17 @@ async def _planned_bucket(
         if options.max_points is not None and query.bucket_ms is not None:
             raise InvalidQuery("give either bucket or max_points, not both")
         return query
-    bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
+    bounds = await _bounds(store, keys, query.from_ts, query.to_ts, filters)
     if bounds is None:
         return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
-        counts = await asyncio.gather(*(count_samples(store, k, low, high, query) for k in keys))
+        if filters:
+            counts = list((await store.sample_counts(filters, low, high, query)).values())
+        else:
+            counts = await asyncio.gather(
+                *(count_samples(store, k, low, high, query) for k in keys)
+            )
         if max(counts, default=0) <= max_points:
             return query
         query = replace(query, aggregation=Aggregation.AVG)
@@ -192,6 +234,12 @@ async def _first(
     return first, pages
 
 
+async def _chained(first: Rows, rest: AsyncIterator[Rows]) -> AsyncIterator[Rows]:
+    yield first
+    async for rows in rest:
+        yield rows
+
+
 async def single_series_response(
     store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
 ) -> Response:
@@ -206,6 +254,14 @@ async def single_series_response(
     if options.limit is not None:
         return await _one_page(store, key, query, options, meta)
     first, pages = await _first(_pages(store, key, query, options))
+    second, pages = await _first(pages)
+    if second is None:  # one page: answered in one piece (a streamed body costs more sends)
+        mimetype = CSV if options.csv else "application/json"
+        if options.csv:
+            return Response(b"t,v\n" + _csv_rows(first or []), mimetype=mimetype)
+        head = dumps({"key": key, **meta})[:-1] + b',"points":['
+        return Response(head + (_json_rows(first) if first else b"") + b"]}", mimetype=mimetype)
+    pages = _chained(second, pages)
 
     async def body() -> AsyncIterator[bytes]:
         if options.csv:
@@ -262,13 +318,19 @@ async def multi_series_response(
     if query.group_by is not None:
         return await _grouped(store, query, options)
     keys = await store.keys(query.filters)
+    planned = (
+        resolve_align(await plan(store, keys, query.range, options, query.filters))
+        if keys
+        else query.range
+    )
+    if keys and await _fits_one_reply(store, query.filters, planned, len(keys)):
+        return _whole(await store.mrange(replace(query, range=planned)), planned, options)
     labels: dict[str, dict[str, str]] = {}
     if query.with_labels or query.selected_labels:
         labels = await store.labels_of(keys)
         if query.selected_labels:
             wanted = set(query.selected_labels)
             labels = {k: {n: v for n, v in ls.items() if n in wanted} for k, ls in labels.items()}
-    planned = resolve_align(await plan(store, keys, query.range, options)) if keys else query.range
     if keys:  # check the query before the answer starts: errors must not break a stream
         await store.range(keys[0], replace(planned, count=1))
     meta = _meta(planned, options)
@@ -297,11 +359,51 @@ async def multi_series_response(
     return Response(body(), mimetype=CSV if options.csv else "application/json")
 
 
+async def _fits_one_reply(
+    store: TimeSeriesStore, filters: Sequence[str], query: RangeQuery, series: int
+) -> bool:
+    """True when the answer for ``series`` series surely holds at most MRANGE_POINTS rows, so
+    that one TS.MRANGE can bring it all (else series are streamed one at a time)."""
+    per_series: int | None = query.count
+    if (
+        query.aggregation is not None
+        and query.bucket_ms
+        and query.from_ts is not None
+        and query.to_ts is not None
+    ):
+        buckets = (query.to_ts - query.from_ts) // query.bucket_ms + 2
+        per_series = min(per_series or buckets, buckets)
+    if per_series is not None:
+        return series * per_series <= MRANGE_POINTS
+    if query.empty:
+        return False
+    counts = await store.sample_counts(filters, query.from_ts, query.to_ts)
+    return sum(counts.values()) <= MRANGE_POINTS
+
+
+def _whole(result: Sequence[SeriesPoints], query: RangeQuery, options: ReadOptions) -> Response:
+    """The answer of one TS.MRANGE, with the transforms applied per series."""
+    series = []
+    for item in result:
+        transforms = options.transforms(query)
+        rows = [*pipeline(transforms, item.points), *finish(transforms)]
+        series.append((item.key, item.labels, rows))
+    if options.csv:
+        body = b"key,t,v\n" + b"".join(_csv_rows(rows, f"{key},") for key, _, rows in series)
+        return Response(body, mimetype=CSV)
+    return json_response(
+        {
+            **_meta(query, options),
+            "series": [{"key": k, "labels": ls, "points": rows} for k, ls, rows in series],
+        }
+    )
+
+
 async def _grouped(
     store: TimeSeriesStore, query: MultiRangeQuery, options: ReadOptions
 ) -> Response:
     keys = await store.keys(query.filters)
-    planned = await plan(store, keys, query.range, options) if keys else query.range
+    planned = await plan(store, keys, query.range, options, query.filters) if keys else query.range
     aligned = resolve_align(planned)
     result = await store.mrange(replace(query, range=aligned))
     series = []

@@ -276,6 +276,9 @@ class LabelsOut(BaseModel):
 class LabelValuesOut(BaseModel):
     label: str
     values: list[str]
+    counts: dict[str, int] | None = Field(
+        None, description="Series per value, in the order of values (with_counts=true only)"
+    )
 
 
 class DeletedPerSeries(BaseModel):

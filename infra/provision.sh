@@ -4,7 +4,8 @@
 #    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
 #  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
 #  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
-#  - for make bench: wrk (concurrent readers);
+#  - for make bench: wrk (concurrent readers) and victoria-metrics (the peer it is measured against;
+#    the bench starts its own on loopback with temporary storage);
 #  - for the container images and tests: podman (with runc and netavark) and debootstrap, and a
 #    containers.conf drop-in that lets containers start on this kind of machine (see below);
 #  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
@@ -18,6 +19,7 @@ ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 command -v openssl >/dev/null || tools+=(openssl)
 command -v ip >/dev/null || tools+=(iproute2)
 command -v wrk >/dev/null || tools+=(wrk)  # make bench's concurrent readers
+command -v victoria-metrics >/dev/null || tools+=(victoria-metrics)  # make bench's peer
 # make images and the container tests (tests/containers)
 command -v podman >/dev/null || tools+=(podman)
 command -v runc >/dev/null || tools+=(runc)
@@ -49,7 +51,7 @@ network_backend = "netavark"'
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   containers_conf
-  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, podman, debootstrap and prometheus are present"
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, victoria-metrics, podman, debootstrap and prometheus are present"
   exit 0
 fi
 
@@ -88,6 +90,11 @@ if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
     && [ -d /run/systemd/system ]; then
   # The package's own service (port 9090) is not used: the tests start their own binary.
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+# Debian's victoria-metrics package enables a system service: the bench runs its own instead.
+if [[ " ${pkgs[*]} " == *" victoria-metrics "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now victoria-metrics >/dev/null 2>&1 || true
 fi
 containers_conf
 echo "provision: installed ${pkgs[*]}"

@@ -11,10 +11,12 @@ series keys may not start with either.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from tsdb.errors import InvalidInput
 
 __all__ = [
+    "INDEX_PREFIX",
     "KEY_MAX_LENGTH",
     "KEY_PATTERN",
     "LABEL_PATTERN",
@@ -25,6 +27,7 @@ __all__ = [
     "artifact_index_key",
     "artifact_key",
     "config_key",
+    "index_prefix",
     "job_cancel_key",
     "job_dependents_key",
     "jobs_index_key",
@@ -69,7 +72,7 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
     """Check label names and values; return them as a new dict of strings."""
     checked: dict[str, str] = {}
     for name, value in labels.items():
-        if not isinstance(name, str) or not LABEL_PATTERN.fullmatch(name) or len(name) > 128:
+        if not isinstance(name, str) or not _valid_name(name):
             raise InvalidInput(
                 f"label name {name!r} must start with a letter or '_' and hold only letters, "
                 "digits and '_.:-' (at most 128 characters)"
@@ -77,17 +80,26 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidInput(f"label {name!r} must have a string value")
         text = str(value)
-        if (
-            not text
-            or len(text) > LABEL_VALUE_MAX_LENGTH
-            or not LABEL_VALUE_PATTERN.fullmatch(text)
-        ):
+        if not _valid_value(text):
             raise InvalidInput(
                 f"label {name!r} has an invalid value: it must be 1 to {LABEL_VALUE_MAX_LENGTH} "
                 "characters without quotes, '=', '!', '(', ')', ',' or control characters"
             )
         checked[name] = text
     return checked
+
+
+@lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    return len(name) <= LABEL_MAX_LENGTH and LABEL_PATTERN.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=65536)
+def _valid_value(text: str) -> bool:
+    """(Cached: a bulk write of many series repeats the same few values.)"""
+    return (
+        0 < len(text) <= LABEL_VALUE_MAX_LENGTH and LABEL_VALUE_PATTERN.fullmatch(text) is not None
+    )
 
 
 def artifact_key(job_id: str, name: str) -> str:
@@ -149,3 +161,17 @@ def api_keys_index_key() -> str:
 def rate_limit_key(identity: str) -> str:
     """Key of the token bucket of one API key id or client address."""
     return f"{PREFIX}ratelimit:{identity}"
+
+
+INDEX_PREFIX = f"{PREFIX}index:"
+"""Where the series index lives (tsdb/index.py). Under a prefix ``P`` (:func:`index_prefix`):
+``P + "series"`` (sorted set of series keys), ``P + "names"`` (hash label name -> series
+count), ``P + "values:" + name`` (hash value -> series count), ``P + "meta"`` (hash: state,
+version, slots) and ``P + "lock"`` (held while it is rebuilt). tsdb/functions.lua spells
+the same suffixes."""
+
+
+def index_prefix(tag: str | None = None) -> str:
+    """The prefix of the series index: one per Redis, or per cluster node with ``tag`` (a
+    hash tag of a slot of that node, so that the index sits beside the node's series)."""
+    return INDEX_PREFIX if tag is None else f"{INDEX_PREFIX}{{{tag}}}:"

@@ -16,7 +16,7 @@ from api.schemas import (
     StrList,
     TimeIn,
 )
-from tsdb.labels import delete_matching, label_names, label_values
+from tsdb.labels import delete_matching, label_counts, label_names, label_values
 from tsdb.timefmt import parse_bound
 
 __all__ = ["bp"]
@@ -26,6 +26,10 @@ bp = Blueprint("labels", __name__, url_prefix="/v1")
 
 class LabelArgs(StrictModel):
     filter: StrList | None = Field(None, description="Only series matching these filters")
+
+
+class LabelValuesArgs(LabelArgs):
+    with_counts: bool = Field(False, description="Also give how many series have each value")
 
 
 class DeleteMatchingArgs(StrictModel):
@@ -45,12 +49,16 @@ async def list_labels(query_args: LabelArgs) -> Response:
 
 
 @bp.get("/labels/<name>/values")
-@validate_querystring(LabelArgs)
+@validate_querystring(LabelValuesArgs)
 @document_response(LabelValuesOut)
-async def list_label_values(name: str, query_args: LabelArgs) -> Response:
-    """Every value a label takes (optionally among the series a filter selects)."""
-    values = await label_values(store(), name, query_args.filter)
-    return json_response({"label": name, "values": values})
+async def list_label_values(name: str, query_args: LabelValuesArgs) -> Response:
+    """Every value a label takes (optionally among the series a filter selects), and with
+    ``with_counts=true`` how many series have each."""
+    if not query_args.with_counts:
+        values = await label_values(store(), name, query_args.filter)
+        return json_response({"label": name, "values": values})
+    counts = await label_counts(store(), name, query_args.filter)
+    return json_response({"label": name, "values": list(counts), "counts": counts})
 
 
 @bp.delete("/points")

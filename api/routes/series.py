@@ -48,14 +48,11 @@ async def create_series(data: SeriesCreate) -> Response:
 @document_response(SeriesListOut)
 async def list_series(query_args: SeriesListArgs) -> Response:
     """List series (all, or those matching label filters), sorted by key, with labels."""
-    keys = await store().keys(query_args.filter)
-    if query_args.after is not None:
-        keys = [k for k in keys if k > query_args.after]
-    page = keys[: query_args.limit]
+    page, more = await store().page(query_args.after, query_args.limit, query_args.filter)
     labels = await store().labels_of(page)
     body = {
         "series": [{"key": k, "labels": labels[k]} for k in page if k in labels],
-        "next": page[-1] if len(keys) > len(page) else None,
+        "next": page[-1] if more and page else None,
     }
     return json_response(body)
 

@@ -248,6 +248,17 @@ def label_values(name: str, filters: Filters | None) -> Call[list[str]]:
     )
 
 
+def label_counts(name: str, filters: Filters | None) -> Call[dict[str, int]]:
+    params = [("filter", f) for f in filter_list(filters)] if filters else []
+    params.append(("with_counts", "true"))
+    return Call(
+        "GET",
+        f"/v1/labels/{quote(name, safe='')}/values",
+        lambda r: {str(k): int(v) for k, v in parse_json(r)["counts"].items()},
+        params,
+    )
+
+
 def delete_points_matching(
     filters: Filters, start: TimeLike, end: TimeLike
 ) -> Call[dict[str, int]]:

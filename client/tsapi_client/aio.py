@@ -430,6 +430,11 @@ class AsyncClient:
         """Every value the label ``name`` takes (among the series the filters select)."""
         return await self.call(calls.label_values(name, filters))
 
+    async def label_counts(self, name: str, filters: Filters | None = None) -> dict[str, int]:
+        """How many series have each value of the label ``name`` (among those the filters
+        select), by value."""
+        return await self.call(calls.label_counts(name, filters))
+
     async def delete_points_matching(
         self, filters: Filters, start: TimeLike, end: TimeLike
     ) -> dict[str, int]:

@@ -164,6 +164,18 @@ async def test_label_discovery(client: QuartClient) -> None:
     assert (await client.get("/v1/labels/bad name/values")).status_code == 422
 
 
+async def test_label_values_with_counts_follow_relabels_and_deletes(client: QuartClient) -> None:
+    for key, city in (("a", "austin"), ("b", "austin"), ("c", "boston")):
+        await client.post("/v1/series", json={"key": key, "labels": {"city": city}})
+    await client.patch("/v1/series/c", json={"labels": {"city": "austin", "kind": "t"}})
+    await client.delete("/v1/series/a")
+    counted = await get(client, "/v1/labels/city/values?with_counts=true")
+    assert counted == {"label": "city", "values": ["austin"], "counts": {"austin": 2}}
+    narrowed = await get(client, "/v1/labels/city/values?with_counts=true&filter=kind=t")
+    assert narrowed["counts"] == {"austin": 1}
+    assert "counts" not in await get(client, "/v1/labels/city/values")
+
+
 async def test_delete_a_range_by_label_filter(client: QuartClient) -> None:
     for key, kind in (("a", "t"), ("b", "t"), ("c", "h")):
         await client.post("/v1/series", json={"key": key, "labels": {"kind": kind}})
