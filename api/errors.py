@@ -20,6 +20,7 @@ from quart import Quart, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from api.outage import outage_log
 from api.responses import PROBLEM_JSON, ignored_fields, json_response
 from tsdb.errors import (
     InvalidInput,
@@ -42,10 +43,13 @@ from workers.errors import (
 
 __all__ = [
     "PROBLEMS",
+    "Answer",
     "ApiError",
     "ProblemType",
     "RequestRefused",
+    "answer_for",
     "problem",
+    "problem_body",
     "problem_for",
     "register_error_handlers",
 ]
@@ -79,15 +83,10 @@ class RequestRefused(ApiError):
     classes are in :mod:`api.security.errors`)."""
 
 
-def problem(
-    status: int,
-    slug: str,
-    title: str,
-    detail: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> Response:
-    """A problem+json response; ``slug`` names the problem type (``about:blank`` if empty)."""
+def problem_body(
+    status: int, slug: str, title: str, detail: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The problem document (a dict) of the current request."""
     body: dict[str, Any] = {
         "type": f"{PROBLEM_BASE}{slug}" if slug else "about:blank",
         "title": title,
@@ -97,6 +96,19 @@ def problem(
         body["detail"] = detail
     body["instance"] = request.path
     body.update(extra)
+    return body
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem+json response; ``slug`` names the problem type (``about:blank`` if empty)."""
+    body = problem_body(status, slug, title, detail, **extra)
     return json_response(body, status, headers=headers, mimetype=PROBLEM_JSON)
 
 
@@ -165,41 +177,57 @@ PROBLEMS: dict[type[BaseException], ProblemType] = {
 """Domain errors and their answers; a subclass not listed takes its nearest parent's row."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A problem as data: its status, document and headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] | None = None
+
+    def response(self) -> Response:
+        """As a problem+json response."""
+        return json_response(self.body, self.status, headers=self.headers, mimetype=PROBLEM_JSON)
+
+
 def problem_for(exc: BaseException) -> Response:
     """The problem+json answer to ``exc``."""
-    if isinstance(exc, ApiError):
-        return problem(exc.status, exc.slug, exc.title, exc.detail, exc.headers, **exc.extra)
     if isinstance(exc, WriteRejected):
         return _rejected_points(exc)
+    if isinstance(exc, HTTPException) and not isinstance(exc, RequestSchemaValidationError):
+        return _http_problem(exc)
+    return answer_for(exc).response()
+
+
+def answer_for(exc: BaseException) -> Answer:
+    """The status, problem document and headers that answer ``exc``."""
+    if isinstance(exc, ApiError):
+        body = problem_body(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        return Answer(exc.status, body, exc.headers or None)
     if isinstance(exc, RequestSchemaValidationError):
-        return problem(
+        body = problem_body(
             422,
             "invalid-input",
             "Invalid input",
             "the request does not match the expected schema",
             errors=_validation_errors(exc.validation_error),
         )
+        return Answer(422, body)
     if isinstance(exc, UnicodeDecodeError):  # a JSON body that is not UTF-8
-        return problem(
-            400, "malformed-json", "Malformed JSON", f"the request body is not UTF-8: {exc}"
-        )
-    if isinstance(exc, HTTPException):
-        return _http_problem(exc)
+        detail = f"the request body is not UTF-8: {exc}"
+        return Answer(400, problem_body(400, "malformed-json", "Malformed JSON", detail))
     for cls in type(exc).__mro__:
         kind = PROBLEMS.get(cls)
         if kind is not None:
             if isinstance(exc, StoreUnavailable):
-                log.warning("store unavailable: %s", exc)
-            return problem(
-                kind.status,
-                kind.slug,
-                kind.title,
-                kind.detail(exc),
-                kind.headers,
-                **kind.extra(exc),
+                outage_log().refused(str(exc), f"{request.method} {request.path}")
+            body = problem_body(
+                kind.status, kind.slug, kind.title, kind.detail(exc), **kind.extra(exc)
             )
+            return Answer(kind.status, body, kind.headers)
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    return problem(500, "", "Internal Server Error", "an unexpected error occurred")
+    detail = "an unexpected error occurred"
+    return Answer(500, problem_body(500, "", "Internal Server Error", detail))
 
 
 def _rejected_points(exc: WriteRejected) -> Response:

@@ -13,6 +13,7 @@ import orjson
 from quart import Response, request
 
 from api.responses import dumps, json_response
+from api.streaming import streamed_response
 from tsdb.errors import InvalidQuery
 from tsdb.models import Aggregation, BucketTimestamp, MultiRangeQuery, Point, RangeQuery
 from tsdb.paging import count_samples, data_bounds, iter_range, next_page, resolve_align
@@ -225,7 +226,7 @@ async def single_series_response(
             separator = b","
         yield b"]}"
 
-    return Response(body(), mimetype=CSV if options.csv else "application/json")
+    return streamed_response(body(), csv=options.csv)
 
 
 async def _one_page(
@@ -294,7 +295,7 @@ async def multi_series_response(
         if not options.csv:
             yield b"]}"
 
-    return Response(body(), mimetype=CSV if options.csv else "application/json")
+    return streamed_response(body(), csv=options.csv)
 
 
 async def _grouped(

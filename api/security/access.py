@@ -41,6 +41,7 @@ __all__ = [
     "Guard",
     "guard_request",
     "is_loopback",
+    "is_public",
     "required_scope",
 ]
 
@@ -91,6 +92,11 @@ NO_SERIES_DATA: Final = frozenset({"jobs.list_job_types"})
 OPEN_ACCESS: Final = ApiKey(
     id="open", name="open access (no keys defined)", scopes=frozenset(Scope)
 )
+
+
+def is_public(endpoint: str | None) -> bool:
+    """True for routes anyone may call without a key (health, docs, the web page)."""
+    return endpoint in PUBLIC_ENDPOINTS or (endpoint or "").rpartition(".")[0] in PUBLIC_BLUEPRINTS
 
 
 def required_scope(endpoint: str | None, method: str) -> Scope | None:
