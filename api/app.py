@@ -10,18 +10,22 @@ import logging
 from quart import Quart, Response, request
 from quart_schema import Info, QuartSchema
 
+from api.contract import install as install_contract
 from api.errors import register_error_handlers
 from api.extensions import BREAKERS, JOBS, SETTINGS, STORE
 from api.ingest.body import StreamingHTTPConnection, StreamingRequest
 from api.json_body import install as install_json_bodies
 from api.live_config import install as install_live_config
 from api.metrics import install_metrics
+from api.openapi import ContractProvider
 from api.outage import OUTAGE_LOG, OutageLog
 from api.routes import (
     bulk,
+    docs,
     health,
     influx,
     jobs,
+    keys,
     labels,
     points,
     query,
@@ -31,7 +35,6 @@ from api.routes import (
     ui,
 )
 from api.routes import metrics as metrics_routes
-from api.security import SecuredOpenAPIProvider
 from api.security import install as install_security
 from api.security.access import is_public
 from core.settings import Settings, load_settings
@@ -68,18 +71,20 @@ def create_app(settings: Settings | None = None) -> Quart:
             version=VERSION,
             description="A REST API over Redis TimeSeries: series, points, queries and jobs.",
         ),
-        openapi_path="/openapi.json",
-        swagger_ui_path="/docs",
+        openapi_path=None,  # served by api.routes.docs, with Swagger UI from a package
+        swagger_ui_path=None,
         redoc_ui_path=None,
         scalar_ui_path=None,
-        openapi_provider_class=SecuredOpenAPIProvider,
+        openapi_provider_class=ContractProvider,
     )
     register_error_handlers(app)
     install_metrics(app)  # first, so that its timer covers the access checks
     install_security(app)
     install_json_bodies(app)  # after the access checks: 401/403 before 415
+    install_contract(app)  # typed path parameters: 422
     app.register_blueprint(metrics_routes.bp)
-    for module in (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, ui):
+    routes = (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, keys)
+    for module in (*routes, docs, ui):
         app.register_blueprint(module.bp)
 
     app.extensions[OUTAGE_LOG] = OutageLog(settings.outage_log_interval)

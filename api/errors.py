@@ -24,6 +24,7 @@ from api.outage import outage_log
 from api.responses import PROBLEM_JSON, ignored_fields, json_response
 from tsdb.errors import (
     InvalidInput,
+    NoSeriesMatch,
     RuleConflict,
     RuleNotFound,
     SeriesExists,
@@ -32,6 +33,7 @@ from tsdb.errors import (
     StoreUnavailable,
     WriteRejected,
 )
+from tsdb.faults import DOES_NOT_EXIST, DUPLICATE, RETENTION
 from workers.errors import (
     DependencyFailed,
     JobNotCancelable,
@@ -145,6 +147,7 @@ PROBLEMS: dict[type[BaseException], ProblemType] = {
     RuleNotFound: ProblemType(404, "rule-not-found", "Compaction rule not found"),
     SeriesExists: ProblemType(409, "series-exists", "Series already exists", _key),
     RuleConflict: ProblemType(409, "rule-conflict", "Compaction rule conflict"),
+    NoSeriesMatch: ProblemType(404, "no-series-match", "No series match the filter"),
     InvalidInput: ProblemType(
         422,
         "invalid-input",
@@ -205,12 +208,15 @@ def answer_for(exc: BaseException) -> Answer:
         body = problem_body(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
         return Answer(exc.status, body, exc.headers or None)
     if isinstance(exc, RequestSchemaValidationError):
+        errors = _validation_errors(exc.validation_error)
+        shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         body = problem_body(
             422,
             "invalid-input",
             "Invalid input",
-            "the request does not match the expected schema",
-            errors=_validation_errors(exc.validation_error),
+            f"the request does not match the API's schema: {shown}{more}",
+            errors=errors,
         )
         return Answer(422, body)
     if isinstance(exc, UnicodeDecodeError):  # a JSON body that is not UTF-8
@@ -230,17 +236,32 @@ def answer_for(exc: BaseException) -> Answer:
     return Answer(500, problem_body(500, "", "Internal Server Error", detail))
 
 
+STATE_REASONS = (DOES_NOT_EXIST, DUPLICATE, RETENTION)
+"""Why points of a well-formed write were refused by the state of the data, not the input."""
+
+
+def _by_state(reason: str) -> bool:
+    return reason in STATE_REASONS or reason.startswith("the series could not be created")
+
+
 def _rejected_points(exc: WriteRejected) -> Response:
-    """Points the server refused: 409 when all were blocked duplicates, else 422."""
+    """Points the server refused: 409 when the data's state refused them all (blocked
+    duplicates, missing series, older than the retention), else 422 (invalid input)."""
     duplicates = exc.rejections.all_duplicates
+    state = duplicates or all(_by_state(r.reason) for r in exc.rejections.items)
     if exc.atomic:
-        outcome = "are invalid; nothing was written (atomic)"
+        outcome = "were refused; nothing was written (atomic)"
     else:
         outcome = f"were rejected and {exc.written} written"
+    slug, title = "points-rejected", "Some points were rejected"
+    if duplicates:
+        slug, title = "duplicate-blocked", "Duplicate timestamps blocked"
+    elif state:
+        slug, title = "points-conflict", "Some points conflict with the stored data"
     return problem(
-        409 if duplicates else 422,
-        "duplicate-blocked" if duplicates else "points-rejected",
-        "Duplicate timestamps blocked" if duplicates else "Some points were rejected",
+        409 if state else 422,
+        slug,
+        title,
         f"{exc.rejections.count} point(s) {outcome}; see 'rejected' for each point and the reason",
         written=exc.written,
         atomic=exc.atomic,

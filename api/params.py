@@ -8,6 +8,7 @@ from typing import Any
 
 from api.reading import ReadOptions, wants_csv
 from api.schemas import DurationIn, PageArgs, QueryArgs, RangeArgs, SeriesCreate, SeriesPatch
+from core.fields import check_time_in
 from tsdb.errors import InvalidInput
 from tsdb.models import MultiRangeQuery, RangeQuery, SeriesConfig
 from tsdb.timefmt import now_ms, parse_bound, parse_duration, parse_timestamp
@@ -51,12 +52,7 @@ def range_query(args: RangeArgs) -> RangeQuery:
         filter_by_value = (low, high)
     filter_by_ts: tuple[int, ...] = ()
     if args.filter_by_ts:
-        filter_by_ts = tuple(
-            parse_timestamp(item, "filter_by_ts", now)
-            for value in args.filter_by_ts
-            for item in value.split(",")
-            if item
-        )
+        filter_by_ts = tuple(parse_timestamp(t, "filter_by_ts", now) for t in args.filter_by_ts)
     align: int | str | None = None
     if args.align is not None:
         align = (
@@ -130,7 +126,7 @@ def parse_points(items: Sequence[Any], now: int | None = None) -> tuple[list[int
             errors.append(_err(index, "t", "missing timestamp"))
             continue
         try:
-            ts = parse_timestamp(t, "t", now)
+            ts = parse_timestamp(check_time_in(t), "t", now)
         except InvalidInput as exc:
             errors.append(_err(index, "t", str(exc)))
             continue

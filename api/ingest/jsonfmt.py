@@ -125,6 +125,8 @@ class JsonParser:
         for key, pairs in doc.items():
             if not isinstance(pairs, list):
                 raise InvalidInput(f"series {key!r}: expected a list of [t, v] pairs; {_SHAPES}")
+            if not pairs:
+                raise InvalidInput(f"series {key!r} has no points")
         return self._pair_chunks(doc)
 
     def _pair_chunks(self, doc: dict[str, list[Any]]) -> Iterator[Batch]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, RootModel
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_querystring, validate_request
 
+from api.contract import answers, links, responds
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import Problem, StrictModel
@@ -104,9 +105,15 @@ def job_document(document: JobDocument) -> dict[str, Any]:
 
 
 @bp.post("/jobs")
+@answers(404, 409)
+@links(
+    202,
+    GetJob=("get_job", {"job_id": "$response.body#/id"}),
+    CancelJob=("cancel_job", {"job_id": "$response.body#/id"}),
+    GetResult=("get_result", {"job_id": "$response.body#/id"}),
+)
 @validate_request(JobSubmit)
 @document_response(JobOut, 202)
-@document_response(Problem, 422)
 async def submit_job(data: JobSubmit) -> Response:
     """Submit an analysis job; params are checked against the data before it is queued."""
     kind = registry.get(data.type)
@@ -146,6 +153,10 @@ async def list_jobs(query_args: JobListArgs) -> Response:
 
 
 @bp.get("/jobs/<job_id>")
+@links(
+    200,
+    GetFile=("get_file", {"job_id": "$response.body#/id", "name": "$response.body#/files/0/name"}),
+)
 @document_response(JobOut)
 @document_response(Problem, 404)
 async def get_job(job_id: str) -> Response:
@@ -162,6 +173,14 @@ async def get_result(job_id: str) -> Response:
 
 
 @bp.get("/jobs/<job_id>/files/<name>")
+@responds(
+    200,
+    "The file (plot.png, plot.html, data.csv...)",
+    {
+        t: {"schema": {"type": "string", "format": "binary"}}
+        for t in ("image/png", "text/html", "text/csv", "application/json")
+    },
+)
 @document_response(Problem, 409)
 async def get_file(job_id: str, name: str) -> Response:
     """One file of a finished job (plot.html, plot.png, data.csv, stats.csv...)."""

@@ -6,6 +6,7 @@ from pydantic import Field
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 
+from api.contract import answers, links, path_types
 from api.extensions import store
 from api.json_body import read_json_body
 from api.params import parse_points, range_query, read_options
@@ -14,15 +15,16 @@ from api.responses import ignored_fields, json_response
 from api.schemas import (
     DeleteResult,
     PageArgs,
-    PointIn,
+    PointOut,
     PointsOut,
     PointValue,
     Problem,
     StrictModel,
-    TimeIn,
     WriteArgs,
+    WritePointsBody,
     WriteResult,
 )
+from core.fields import BoundIn, SeriesKey, TimeIn
 from tsdb.errors import InvalidInput, SeriesNotFound
 from tsdb.keys import validate_key, validate_labels
 from tsdb.timefmt import parse_bound, parse_timestamp
@@ -35,13 +37,17 @@ bp = Blueprint("points", __name__, url_prefix="/v1/series")
 class DeleteRangeArgs(StrictModel):
     """Both bounds are required so that nothing is deleted by accident ('-'/'+' for all)."""
 
-    from_: TimeIn = Field(alias="from")
-    to: TimeIn
+    from_: BoundIn = Field(alias="from")
+    to: BoundIn
 
 
 @bp.post("/<key>/points")
+@path_types(key=SeriesKey)
+@answers(409)
+@links(200, ReadPoints=("read_points", {"key": "$request.path.key"}))
+@links(201, ReadPoints=("read_points", {"key": "$request.path.key"}))
 @validate_querystring(WriteArgs)
-@document_request(list[PointIn])
+@document_request(WritePointsBody)
 @document_response(WriteResult)
 @document_response(WriteResult, 201)
 @document_response(Problem, 422)
@@ -73,6 +79,7 @@ async def write_points(key: str, query_args: WriteArgs) -> Response:
 
 
 @bp.get("/<key>/points")
+@path_types(key=SeriesKey)
 @validate_querystring(PageArgs)
 @document_response(PointsOut)
 @document_response(Problem, 404)
@@ -85,9 +92,11 @@ async def read_points(key: str, query_args: PageArgs) -> Response:
 
 
 @bp.put("/<key>/points/<t>")
+@path_types(key=SeriesKey, t=TimeIn)
+@answers(409)
 @validate_request(PointValue)
-@document_response(PointIn)
-@document_response(PointIn, 201)
+@document_response(PointOut)
+@document_response(PointOut, 201)
 async def put_point(key: str, t: str, data: PointValue) -> Response:
     """Set the value at one timestamp, whatever the series' duplicate policy."""
     ts = parse_timestamp(t, "t")
@@ -96,6 +105,7 @@ async def put_point(key: str, t: str, data: PointValue) -> Response:
 
 
 @bp.delete("/<key>/points")
+@path_types(key=SeriesKey)
 @validate_querystring(DeleteRangeArgs)
 @document_response(DeleteResult)
 async def delete_points(key: str, query_args: DeleteRangeArgs) -> Response:

@@ -8,9 +8,11 @@ from dataclasses import asdict
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_request
 
+from api.contract import links, path_types
 from api.extensions import store
 from api.responses import json_response
 from api.schemas import NoContent, Problem, RuleIn, RuleOut, RulesOut
+from core.fields import SeriesKey
 from tsdb.errors import SeriesExists
 from tsdb.models import Rule, SeriesConfig
 from tsdb.timefmt import parse_duration, parse_timestamp
@@ -21,6 +23,13 @@ bp = Blueprint("rules", __name__, url_prefix="/v1/series")
 
 
 @bp.post("/<key>/rules")
+@path_types(key=SeriesKey)
+@links(
+    201,
+    ListRules=("list_rules", {"key": "$request.path.key"}),
+    DeleteRule=("delete_rule", {"key": "$request.path.key", "dest": "$response.body#/dest"}),
+    GetDest=("get_series", {"key": "$response.body#/dest"}),
+)
 @validate_request(RuleIn)
 @document_response(RuleOut, 201)
 @document_response(Problem, 409)
@@ -43,6 +52,7 @@ async def create_rule(key: str, data: RuleIn) -> Response:
 
 
 @bp.get("/<key>/rules")
+@path_types(key=SeriesKey)
 @document_response(RulesOut)
 async def list_rules(key: str) -> Response:
     """The compaction rules out of this series."""
@@ -50,6 +60,7 @@ async def list_rules(key: str) -> Response:
 
 
 @bp.delete("/<key>/rules/<dest>")
+@path_types(key=SeriesKey, dest=SeriesKey)
 @document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def delete_rule(key: str, dest: str) -> Response:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_request
 
+from api.contract import answers, links
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import DurationIn, NoContent, StrictModel, TimeIn
@@ -67,6 +68,12 @@ def _document(schedule: Schedule) -> dict[str, Any]:
 
 
 @bp.post("/schedules")
+@answers(404)
+@links(
+    201,
+    GetSchedule=("get_schedule", {"schedule_id": "$response.body#/id"}),
+    DeleteSchedule=("delete_schedule", {"schedule_id": "$response.body#/id"}),
+)
 @validate_request(ScheduleCreate)
 @document_response(ScheduleOut, 201)
 async def create_schedule(data: ScheduleCreate) -> Response:

@@ -33,6 +33,7 @@ from api.security.ratelimit import RateLimiter
 from api.security.reach import Reach
 from core.settings import Settings
 from tsdb.connection import Client
+from tsdb.errors import StoreUnavailable
 
 __all__ = [
     "GUARD",
@@ -42,6 +43,7 @@ __all__ = [
     "guard_request",
     "is_loopback",
     "is_public",
+    "open_to_caller",
     "required_scope",
 ]
 
@@ -64,8 +66,8 @@ PUBLIC_ENDPOINTS: Final = frozenset(
         "static",
     }
 )
-PUBLIC_BLUEPRINTS: Final = frozenset({"ui"})
-ADMIN_BLUEPRINTS: Final = frozenset({"admin", "config", "keys"})
+PUBLIC_BLUEPRINTS: Final = frozenset({"ui", "docs"})
+ADMIN_BLUEPRINTS: Final = frozenset({"keys"})
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Blueprints whose routes name one series in the path (``<key>``, and ``<dest>``).
@@ -141,20 +143,28 @@ class Guard:
         self.client = client
         self.keys = KeyStore(client)
         self.insecure = config.insecure
-        self.limiter = (
-            RateLimiter(client, config.rate_limit, config.rate_burst)
-            if config.rate_limit > 0
-            else None
-        )
+        self.limiter = RateLimiter(client, config.rate_limit, config.rate_burst)
+        self.limited = config.rate_limit > 0
         self._keys_checked_at = -KEYS_CHECK_SECONDS
         self._has_keys = True
+        self._keys_known = False
         self._touched: dict[str, float] = {}
 
     async def has_keys(self) -> bool:
-        """Whether any key exists (cached for :data:`KEYS_CHECK_SECONDS`)."""
+        """Whether any key exists (cached for :data:`KEYS_CHECK_SECONDS`).
+
+        While Redis is unavailable the last answer stays in force (no key can be made or
+        revoked meanwhile), so an open server's routes still answer for themselves (503).
+        """
         now = time.monotonic()
         if now - self._keys_checked_at >= KEYS_CHECK_SECONDS:
-            self._has_keys = await self.keys.count() > 0
+            try:
+                self._has_keys = await self.keys.count() > 0
+            except StoreUnavailable:
+                if not self._keys_known:
+                    raise
+            else:
+                self._keys_known = True
             self._keys_checked_at = now
         return self._has_keys
 
@@ -167,9 +177,10 @@ class Guard:
             key = await self.keys.verify(token) if token else None
         elif self.insecure or is_loopback(address):
             key = OPEN_ACCESS
-        if self.limiter is not None:
+        own_rate = key.rate_limit if key is not None else None
+        if self.limited or own_rate:
             identity = key.id if key is not None and key is not OPEN_ACCESS else f"ip:{address}"
-            await self.limiter.take(identity)
+            await self.limiter.take(identity, own_rate)
         if key is None:
             raise NotAuthenticated(token_sent=token is not None)
         if not key.allows(scope):
@@ -267,6 +278,17 @@ def _guard() -> Guard:
     if guard is None or guard.client is not client:
         guard = current_app.extensions[GUARD] = Guard(settings(), client)
     return guard
+
+
+async def open_to_caller() -> bool:
+    """True when this caller may use the API without a key right now (no key defined, and
+    the caller on loopback or the server ``--insecure``); False when unsure."""
+    guard = _guard()
+    try:
+        has_keys = await guard.has_keys()
+    except StoreUnavailable:
+        return False
+    return not has_keys and (guard.insecure or is_loopback(_client_address()))
 
 
 async def guard_request() -> None:
