@@ -54,7 +54,7 @@ WATCHERS = "tsapi.breaker_watchers"
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the tsapi app. Redis is connected when serving starts, not here."""
     settings = settings or load_settings()
-    app = Quart("api")
+    app = Quart("api", static_folder=None)  # the web interface serves its own files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Answers stream (10 M points take a while) and uploads may be large: Quart's 60 s
     # defaults would cut them off silently. Handlers have their own timeout (api/security).

@@ -86,9 +86,15 @@ class RequestRefused(ApiError):
 
 
 def problem_body(
-    status: int, slug: str, title: str, detail: str | None = None, **extra: Any
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """The problem document (a dict) of the current request."""
+    """The problem document (a dict) of the current request (or of ``instance``)."""
     body: dict[str, Any] = {
         "type": f"{PROBLEM_BASE}{slug}" if slug else "about:blank",
         "title": title,
@@ -96,7 +102,7 @@ def problem_body(
     }
     if detail:
         body["detail"] = detail
-    body["instance"] = request.path
+    body["instance"] = instance if instance is not None else request.path
     body.update(extra)
     return body
 
@@ -202,10 +208,17 @@ def problem_for(exc: BaseException) -> Response:
     return answer_for(exc).response()
 
 
-def answer_for(exc: BaseException) -> Answer:
-    """The status, problem document and headers that answer ``exc``."""
+def answer_for(exc: BaseException, *, method: str | None = None, path: str | None = None) -> Answer:
+    """The status, problem document and headers that answer ``exc`` (for the current
+    request, or the one given by ``method`` and ``path`` outside of its context)."""
+    if method is None or path is None:
+        method, path = request.method, request.path
+    return _answer(exc, method, path)
+
+
+def _answer(exc: BaseException, method: str, path: str) -> Answer:
     if isinstance(exc, ApiError):
-        body = problem_body(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        body = problem_body(exc.status, exc.slug, exc.title, exc.detail, instance=path, **exc.extra)
         return Answer(exc.status, body, exc.headers or None)
     if isinstance(exc, RequestSchemaValidationError):
         errors = _validation_errors(exc.validation_error)
@@ -216,24 +229,32 @@ def answer_for(exc: BaseException) -> Answer:
             "invalid-input",
             "Invalid input",
             f"the request does not match the API's schema: {shown}{more}",
+            instance=path,
             errors=errors,
         )
         return Answer(422, body)
     if isinstance(exc, UnicodeDecodeError):  # a JSON body that is not UTF-8
         detail = f"the request body is not UTF-8: {exc}"
-        return Answer(400, problem_body(400, "malformed-json", "Malformed JSON", detail))
+        return Answer(
+            400, problem_body(400, "malformed-json", "Malformed JSON", detail, instance=path)
+        )
     for cls in type(exc).__mro__:
         kind = PROBLEMS.get(cls)
         if kind is not None:
             if isinstance(exc, StoreUnavailable):
-                outage_log().refused(str(exc), f"{request.method} {request.path}")
+                outage_log().refused(str(exc), f"{method} {path}")
             body = problem_body(
-                kind.status, kind.slug, kind.title, kind.detail(exc), **kind.extra(exc)
+                kind.status,
+                kind.slug,
+                kind.title,
+                kind.detail(exc),
+                instance=path,
+                **kind.extra(exc),
             )
             return Answer(kind.status, body, kind.headers)
-    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
     detail = "an unexpected error occurred"
-    return Answer(500, problem_body(500, "", "Internal Server Error", detail))
+    return Answer(500, problem_body(500, "", "Internal Server Error", detail, instance=path))
 
 
 STATE_REASONS = (DOES_NOT_EXIST, DUPLICATE, RETENTION)

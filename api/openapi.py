@@ -142,7 +142,10 @@ class ContractProvider(OpenAPIProvider):
             del operation["parameters"]
         body_content = getattr(view, BODY_TYPES, None)
         if body_content is not None:
-            operation["requestBody"] = {"required": True, "content": copy.deepcopy(body_content)}
+            content = copy.deepcopy(body_content)
+            for media in content.values():
+                components.update(media.get("schema", {}).pop("$defs", {}))
+            operation["requestBody"] = {"required": True, "content": content}
         elif "requestBody" in operation:
             operation["requestBody"] = {**operation["requestBody"], "required": True}
         responses: dict[Any, Any] = {}

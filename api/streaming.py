@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-from quart import Response
+from quart import Quart, Response, current_app, request
 
 from api.errors import answer_for
 from api.responses import dumps
@@ -87,8 +87,11 @@ class JsonNesting:
         return bytes(reversed(self.stack[1:]))
 
 
-async def interruptible(chunks: AsyncIterator[bytes], *, csv: bool) -> AsyncIterator[bytes]:
-    """``chunks``, ended by a trailing error record if producing them fails."""
+async def interruptible(
+    chunks: AsyncIterator[bytes], *, csv: bool, app: Quart, method: str, path: str
+) -> AsyncIterator[bytes]:
+    """``chunks``, ended by a trailing error record if producing them fails (for the
+    request ``method`` ``path`` of ``app``: the body is sent after the request's context)."""
     nesting = None if csv else JsonNesting()
     started = False
     try:
@@ -98,7 +101,8 @@ async def interruptible(chunks: AsyncIterator[bytes], *, csv: bool) -> AsyncIter
             started = True
             yield chunk
     except Exception as exc:  # every failure must end the body detectably
-        answer = answer_for(exc)
+        async with app.app_context():
+            answer = answer_for(exc, method=method, path=path)
         problem = dumps(answer.body)
         log.debug("stream cut by %r", exc)
         if csv:
@@ -111,4 +115,6 @@ async def interruptible(chunks: AsyncIterator[bytes], *, csv: bool) -> AsyncIter
 
 def streamed_response(chunks: AsyncIterator[bytes], *, csv: bool) -> Response:
     """A streamed JSON or CSV answer that ends in an error record if it is cut."""
-    return Response(interruptible(chunks, csv=csv), mimetype=CSV if csv else "application/json")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    body = interruptible(chunks, csv=csv, app=app, method=request.method, path=request.path)
+    return Response(body, mimetype=CSV if csv else "application/json")

@@ -14,6 +14,7 @@ from api.contract import answers, links, responds
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import Problem, StrictModel
+from core.fields import examples
 from tsdb.errors import NoSeriesMatch, SeriesNotFound
 from workers import registry
 from workers.models import JobDocument, JobStatus
@@ -35,6 +36,8 @@ FILE_HEADERS = {
 
 class JobSubmit(StrictModel):
     """A job to run: a registered type and its parameters."""
+
+    model_config = examples({"type": "stats", "params": {"keys": ["temp:austin"]}})
 
     type: str = Field(description="A registered job type (see /v1/job-types)")
     params: dict[str, Any] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from api.responses import json_response
 from api.schemas import NoContent, Problem
 from api.security.errors import KeyNotFound
 from api.security.keys import MAX_RATE_LIMIT, NAME_PATTERN, ApiKey, KeyStore, NewKey, Scope
-from core.fields import FilterList, SeriesKey, StrictModel
+from core.fields import FilterList, SeriesKey, StrictModel, examples
 
 __all__ = ["bp"]
 
@@ -21,6 +21,8 @@ bp = Blueprint("keys", __name__, url_prefix="/v1/keys")
 
 class KeyCreate(StrictModel):
     """A new API key: what it is for, what it may do, and which series it may reach."""
+
+    model_config = examples({"name": "grafana", "scopes": ["read"]})
 
     name: str = Field(
         pattern=f"^{NAME_PATTERN}$",

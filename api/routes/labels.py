@@ -6,7 +6,7 @@ from pydantic import Field
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring
 
-from api.contract import links, path_types
+from api.contract import answers, links, path_types
 from api.extensions import store
 from api.responses import json_response
 from api.schemas import DeletedPerSeries, LabelsOut, LabelValuesOut
@@ -51,6 +51,7 @@ async def list_label_values(name: str, query_args: LabelArgs) -> Response:
 
 
 @bp.delete("/points")
+@answers(404)
 @validate_querystring(DeleteMatchingArgs)
 @document_response(DeletedPerSeries)
 async def delete_points_matching(query_args: DeleteMatchingArgs) -> Response:

@@ -14,6 +14,7 @@ from api.contract import answers, links
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import DurationIn, NoContent, StrictModel, TimeIn
+from core.fields import examples
 from tsdb.timefmt import parse_timestamp
 from workers import registry
 from workers.schedules import Schedule, ScheduleStore, check_timing
@@ -25,6 +26,10 @@ bp = Blueprint("schedules", __name__, url_prefix="/v1")
 
 class ScheduleCreate(StrictModel):
     """A job to run again and again: on a cron expression or every so often."""
+
+    model_config = examples(
+        {"type": "stats", "params": {"keys": ["temp:austin"], "from": "-1d"}, "every": "1h"}
+    )
 
     type: str
     params: dict[str, Any] = Field(default_factory=dict)

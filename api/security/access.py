@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from quart import current_app, g, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.exceptions import MethodNotAllowed
 
 from api.extensions import settings, store
 from api.security.errors import NotAllowed, NotAuthenticated
@@ -293,6 +294,8 @@ async def open_to_caller() -> bool:
 
 async def guard_request() -> None:
     """The ``before_request`` hook: authenticate, rate-limit, authorize, check reach."""
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        return  # 405 with Allow: the routes are public (/openapi.json), their methods too
     scope = required_scope(request.endpoint, request.method)
     if scope is None:
         return
