@@ -39,6 +39,7 @@ from workers.errors import (
     JobNotCancelable,
     JobNotFinished,
     JobNotFound,
+    JobNotPossible,
     ScheduleNotFound,
     UnknownJobType,
 )
@@ -182,6 +183,7 @@ PROBLEMS: dict[type[BaseException], ProblemType] = {
     ),
     DependencyFailed: ProblemType(409, "dependency-failed", "Dependency failed"),
     JobNotCancelable: ProblemType(409, "job-ended", "Job already ended"),
+    JobNotPossible: ProblemType(409, "job-not-possible", "The data does not allow this job"),
 }
 """Domain errors and their answers; a subclass not listed takes its nearest parent's row."""
 

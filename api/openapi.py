@@ -29,6 +29,7 @@ from werkzeug.routing import Rule
 from api.contract import ANSWERS, BODY_TYPES, LINKS, PATH_TYPES, RESPONSES, Link
 from api.schemas import Problem
 from api.security.access import required_scope
+from core.fields import KEY_PATTERN, KEY_RESERVED_PATTERN
 
 __all__ = ["SCHEME", "ContractProvider"]
 
@@ -92,6 +93,7 @@ class ContractProvider(OpenAPIProvider):
             ref_template=REF_TEMPLATE
         )
         _fix_tuples(document)
+        _fix_dicts(document)
         return document
 
     def operation_id(self, method: str, path: str, func: Any) -> str | None:
@@ -110,6 +112,14 @@ class ContractProvider(OpenAPIProvider):
             if _is_array(schema):
                 parameter["style"], parameter["explode"] = "form", True
         return parameters, definitions
+
+    def build_request_body(self, model: Any, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body, definitions = super().build_request_body(model, source)
+        complete = getattr(model, "openapi", None)
+        if complete is not None:
+            for media in body["content"].values():
+                complete(media["schema"], definitions)
+        return body, definitions
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
@@ -236,6 +246,29 @@ def _as_sent(status: int, answer: dict[str, Any]) -> dict[str, Any]:
     if not answer.get("description"):
         answer = {**answer, "description": "OK"}
     return answer
+
+
+def _fix_dicts(node: Any) -> None:
+    """Dicts with constrained keys as JSON Schema means them. pydantic writes
+    ``patternProperties`` (which leaves keys that do not match unconstrained); the API
+    refuses such keys, so: ``propertyNames`` with the key's pattern (and, for series keys,
+    the reserved prefixes), and ``additionalProperties`` with the value's schema."""
+    if isinstance(node, dict):
+        patterns = node.get("patternProperties")
+        if isinstance(patterns, dict) and len(patterns) == 1:
+            ((pattern, value),) = patterns.items()
+            names = {k: v for k, v in node.get("propertyNames", {}).items() if k == "examples"}
+            names["pattern"] = pattern
+            if pattern == KEY_PATTERN:
+                names["not"] = {"pattern": KEY_RESERVED_PATTERN}
+            del node["patternProperties"]
+            node["propertyNames"] = names
+            node["additionalProperties"] = value
+        for value in node.values():
+            _fix_dicts(value)
+    elif isinstance(node, list):
+        for value in node:
+            _fix_dicts(value)
 
 
 def _fix_tuples(node: Any) -> None:

@@ -106,10 +106,9 @@ async def plan(
     if query.empty and query.aggregation is not None and query.bucket_ms:
         bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
         if bounds and (bounds[1] - bounds[0]) // query.bucket_ms > MAX_EMPTY_BUCKETS:
-            raise InvalidQuery(
-                f"empty/fill over this range would make more than {MAX_EMPTY_BUCKETS} buckets: "
-                "use a larger bucket or max_points"
-            )
+            # too many empty buckets to report: widen the bucket (the answer's bucket_ms)
+            span = bounds[1] - bounds[0] + 1
+            query = replace(query, bucket_ms=math.ceil(span / MAX_EMPTY_BUCKETS))
     return query
 
 
@@ -124,8 +123,10 @@ async def _planned_bucket(
             raise InvalidQuery("give either bucket or max_points, not both")
         return query
     bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
-    if bounds is None:
-        return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
+    if bounds is None:  # no data: nothing to size the bucket on
+        if query.aggregation is None:
+            return query
+        return replace(query, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
         counts = await asyncio.gather(*(count_samples(store, k, low, high, query) for k in keys))
@@ -302,7 +303,9 @@ async def _grouped(
     store: TimeSeriesStore, query: MultiRangeQuery, options: ReadOptions
 ) -> Response:
     keys = await store.keys(query.filters)
-    planned = await plan(store, keys, query.range, options) if keys else query.range
+    if not keys:  # nothing to group (TS.MRANGE would check the range as if there were)
+        return json_response({**_meta(query.range, options), "series": []})
+    planned = await plan(store, keys, query.range, options)
     aligned = resolve_align(planned)
     result = await store.mrange(replace(query, range=aligned))
     series = []

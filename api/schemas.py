@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, RootModel, StrictFloat
 
 from core.fields import (
+    MAX_TIME,
     BoundIn,
     DurationIn,
     FilterList,
@@ -231,7 +232,7 @@ class RangeArgs(StrictModel):
 
     from_: BoundIn | None = Field(None, alias="from", description="Start (inclusive); '-' = first")
     to: BoundIn | None = Field(None, description="End (inclusive); '+' = last")
-    agg: Aggregation | None = Field(None, description="Aggregator per bucket")
+    agg: Aggregation | None = Field(None, description="Aggregator per bucket", examples=["avg"])
     bucket: DurationIn | None = Field(None, description="Bucket width with agg")
     align: Literal["start", "end"] | TimeIn | None = Field(
         None, description="Bucket alignment: start, end or a timestamp"
@@ -259,7 +260,9 @@ class PageArgs(RangeArgs):
     """A range read as pages instead of one stream."""
 
     limit: int | None = Field(None, ge=1, le=1_000_000, description="Points per page")
-    cursor: int | None = Field(None, description="The 'next' value of the previous page")
+    cursor: int | None = Field(
+        None, ge=0, le=MAX_TIME, description="The 'next' value of the previous page"
+    )
 
 
 class PointsOut(BaseModel):
@@ -277,7 +280,9 @@ class QueryArgs(RangeArgs):
 
     filter: FilterList
     group_by: LabelName | None = Field(None, description="Group series by this label...")
-    reduce: Reducer | None = Field(None, description="...and reduce each group with this")
+    reduce: Reducer | None = Field(
+        None, description="...and reduce each group with this", examples=["max"]
+    )
     with_labels: QueryBool = True
     selected_labels: Annotated[list[LabelName], BeforeValidator(as_list)] | None = Field(
         None, description="Return only these labels"
@@ -322,7 +327,7 @@ class RuleIn(StrictModel):
         }
     }
 
-    dest: SeriesKey
+    dest: SeriesKey = Field(examples=["temp:austin:1h"])
     agg: Aggregation
     bucket: DurationIn
     align: TimeIn = 0

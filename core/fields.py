@@ -35,15 +35,19 @@ from pydantic import (
 from tsdb.errors import InvalidInput
 from tsdb.filters import parse_filters
 from tsdb.keys import KEY_MAX_LENGTH, validate_key
-from tsdb.timefmt import MAX_TIMESTAMP
+
+MAX_TIME = 10**18 - 1
+"""The largest epoch-ms time or duration the API takes (18 digits: year 31,690,708)."""
 
 __all__ = [
     "BOUND_PATTERN",
     "DURATION_PATTERN",
     "KEY_PATTERN",
+    "KEY_RESERVED_PATTERN",
     "LABEL_NAME_PATTERN",
     "LABEL_PARAM_PATTERN",
     "LABEL_VALUE_PATTERN",
+    "MAX_TIME",
     "TIME_PATTERN",
     "BoundIn",
     "DurationIn",
@@ -80,12 +84,19 @@ def as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _integral(value: Any) -> Any:
+    """A whole float (``5.0``) as an int: JSON Schema counts it as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 StrList = Annotated[list[str], BeforeValidator(as_list)]
 
 # -- keys and labels ----------------------------------------------------------------------------
 
 KEY_PATTERN = rf"^[A-Za-z0-9:._{{}}-]{{1,{KEY_MAX_LENGTH}}}$"
-_KEY_RESERVED = r"^(?:tsapi:|rq:|\.\.?$)"
+KEY_RESERVED_PATTERN = r"^(?:tsapi:|rq:|\.\.?$)"
 LABEL_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"
 _VALUE_CHAR = "[^\\x00-\\x1f\\x7f=!(),\"']"
 LABEL_VALUE_PATTERN = f"^{_VALUE_CHAR}{{1,1024}}$"
@@ -105,7 +116,7 @@ SeriesKey = Annotated[
     str,
     Field(
         pattern=KEY_PATTERN,
-        json_schema_extra={"not": {"pattern": _KEY_RESERVED}},
+        json_schema_extra={"not": {"pattern": KEY_RESERVED_PATTERN}},
         description="A series key: letters, digits and ':._-{}', at most 256 characters; not "
         "'.' or '..', and not starting with 'tsapi:' or 'rq:'",
         examples=["temp:austin"],
@@ -161,7 +172,7 @@ _ISO_FROM_1970 = "^(?:19[7-9][0-9]|[2-9][0-9]{3})-"
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
-_INT_TIME = {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP}
+_INT_TIME = {"type": "integer", "minimum": 0, "maximum": MAX_TIME}
 
 
 def _is_rfc3339(text: str) -> bool:
@@ -187,10 +198,12 @@ _FROM_1970 = _compiled(_ISO_FROM_1970)
 
 def check_time_in(value: Any, field: str = "t") -> int | str:
     """``value`` if it is a :data:`TimeIn`, else :class:`InvalidInput` (for hand-parsed bodies)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 5.0 is one
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidInput(f"{field} must be a timestamp (epoch ms, RFC 3339 or relative)")
     if isinstance(value, int):
-        if not 0 <= value <= MAX_TIMESTAMP:
+        if not 0 <= value <= MAX_TIME:
             raise InvalidInput(f"{field} {value} is outside the supported range (epoch ms >= 0)")
         return value
     if _TIME.fullmatch(value) or (_is_rfc3339(value) and _FROM_1970.match(value)):
@@ -210,8 +223,8 @@ def _time(value: int | str) -> int | str:
 
 def _bound(value: int | str) -> int | str:
     if isinstance(value, int):
-        if not 0 <= value <= MAX_TIMESTAMP:
-            raise ValueError("a bound in epoch ms is between 0 and 2^63-1")
+        if not 0 <= value <= MAX_TIME:
+            raise ValueError(f"a bound in epoch ms is between 0 and {MAX_TIME}")
         return value
     if _BOUND.fullmatch(value) or _is_rfc3339(value):
         return value
@@ -236,6 +249,7 @@ _DATE_TIME = {"type": "string", "format": "date-time"}
 
 TimeIn = Annotated[
     StrictInt | StrictStr,
+    BeforeValidator(_integral),
     AfterValidator(_time),
     WithJsonSchema(
         {
@@ -252,6 +266,7 @@ TimeIn = Annotated[
 ]
 BoundIn = Annotated[
     StrictInt | StrictStr,
+    BeforeValidator(_integral),
     AfterValidator(_bound),
     WithJsonSchema(
         {
@@ -265,20 +280,21 @@ BoundIn = Annotated[
 
 
 def _positive(value: int | str) -> int | str:
-    if isinstance(value, int) and not 1 <= value <= MAX_TIMESTAMP:
-        raise ValueError("a duration in ms is between 1 and 2^63-1")
+    if isinstance(value, int) and not 1 <= value <= MAX_TIME:
+        raise ValueError(f"a duration in ms is between 1 and {MAX_TIME}")
     return value
 
 
 def _not_negative(value: int | str) -> int | str:
-    if isinstance(value, int) and not 0 <= value <= MAX_TIMESTAMP:
-        raise ValueError("a retention in ms is between 0 and 2^63-1")
+    if isinstance(value, int) and not 0 <= value <= MAX_TIME:
+        raise ValueError(f"a retention in ms is between 0 and {MAX_TIME}")
     return value
 
 
-_DURATION_INT = {"type": "integer", "minimum": 1, "maximum": MAX_TIMESTAMP}
+_DURATION_INT = {"type": "integer", "minimum": 1, "maximum": MAX_TIME}
 DurationIn = Annotated[
     StrictInt | StrictStr,
+    BeforeValidator(_integral),
     AfterValidator(_text_rule(_DURATION, "a duration (500, 30s, 5m, 1h30m, 1d, 1w)")),
     AfterValidator(_positive),
     WithJsonSchema(
@@ -292,12 +308,13 @@ DurationIn = Annotated[
 ]
 RetentionIn = Annotated[
     StrictInt | StrictStr,
+    BeforeValidator(_integral),
     AfterValidator(_text_rule(_RETENTION, "a retention (0 = forever, 500, 30d, 1w)")),
     AfterValidator(_not_negative),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP},
+                {"type": "integer", "minimum": 0, "maximum": MAX_TIME},
                 {"type": "string", "pattern": _RETENTION_PATTERN},
             ],
             "description": "Milliseconds (0 = forever) or a duration: 30s, 12h, 30d, 1w",

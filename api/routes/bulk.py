@@ -83,7 +83,7 @@ class BulkColumns(StrictModel):
     key: SeriesKey
     t: list[TimeIn] = Field(min_length=1)
     v: list[Value] = Field(min_length=1, description="As many values as times")
-    labels: Labels = Field(default_factory=dict, description="Used if the series is created")
+    labels: Labels | None = Field(None, description="Used if the series is created")
 
 
 BySeries = Annotated[
@@ -115,9 +115,9 @@ BULK_BODY: dict[str, dict[str, Any]] = {
                 **_TEXT,
                 "description": "CSV: a header 'key,t,v' (any order) and one point per line, or "
                 "'t,<key>,<key>...' and one time per line with a value per series (empty "
-                "cells skipped); times as epoch ms, RFC 3339 or relative",
+                "cells skipped); times as epoch ms, RFC 3339 or relative. For example: "
+                "key,t,v / temp:austin,1706702400000,21.5",
             },
-            "example": "key,t,v\ntemp:austin,1706702400000,21.5\n",
         }
         for media in CSV_TYPES
     },
@@ -126,9 +126,9 @@ BULK_BODY: dict[str, dict[str, Any]] = {
             "schema": {
                 **_TEXT,
                 "description": "InfluxDB line protocol: measurement[,tag=value...] "
-                "field=value[,field=value...] [timestamp], one point per line",
+                "field=value[,field=value...] [timestamp], one point per line. For example: "
+                "weather,city=austin temp=21.5 1706702400000000000",
             },
-            "example": "weather,city=austin temp=21.5 1706702400000000000\n",
         }
         for media in LINE_PROTOCOL_TYPES
     },

@@ -14,7 +14,6 @@ from api.contract import answers, links, responds
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import Problem, StrictModel
-from core.fields import examples
 from tsdb.errors import NoSeriesMatch, SeriesNotFound
 from workers import registry
 from workers.models import JobDocument, JobStatus
@@ -37,10 +36,14 @@ FILE_HEADERS = {
 class JobSubmit(StrictModel):
     """A job to run: a registered type and its parameters."""
 
-    model_config = examples({"type": "stats", "params": {"keys": ["temp:austin"]}})
+    @staticmethod
+    def openapi(schema: dict[str, Any], definitions: dict[str, Any]) -> None:
+        """Completes the generated schema (see :func:`api.openapi`): params by type."""
+        registry.params_by_type(schema, definitions, "#/components/schemas/{model}")
+        schema["examples"] = [{"type": "stats", "params": {"keys": ["temp:austin"]}}]
 
     type: str = Field(description="A registered job type (see /v1/job-types)")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(description="The type's params (see /v1/job-types)")
     depends_on: list[str] = Field(
         default_factory=list,
         max_length=20,
@@ -192,11 +195,12 @@ async def get_file(job_id: str, name: str) -> Response:
     return Response(data, content_type=content_type, headers=headers)
 
 
-@bp.delete("/jobs/<job_id>")
+@bp.post("/jobs/<job_id>/cancel")
 @document_response(JobOut, 202)
 @document_response(Problem, 409)
 async def cancel_job(job_id: str) -> Response:
-    """Cancel a queued job, or stop a running one at its next progress step."""
+    """Cancel a queued job, or stop a running one at its next progress step (the job stays,
+    canceled, until its results expire)."""
     document = await asyncio.to_thread(jobs().cancel, job_id)
     return json_response(job_document(document), 202)
 

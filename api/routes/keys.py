@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response, url_for
+from quart import Blueprint, Response, g, url_for
 from quart_schema import document_response, validate_request
 
-from api.contract import links
+from api.contract import answers, links
+from api.errors import ApiError
 from api.extensions import store
 from api.responses import json_response
 from api.schemas import NoContent, Problem
@@ -96,10 +97,21 @@ async def get_key(key_id: str) -> Response:
 
 
 @bp.delete("/<key_id>")
+@answers(409)
 @document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def revoke_key(key_id: str) -> Response:
-    """Revoke a key: requests with it are refused from now on, on every server."""
+    """Revoke a key: requests with it are refused from now on, on every server. The key of
+    the request itself cannot be revoked this way (409): that would lock its caller out."""
+    caller = getattr(g, "api_key", None)
+    if caller is not None and caller.id == key_id:
+        raise ApiError(
+            409,
+            "key-in-use",
+            "Key in use",
+            "this request is made with that key: revoke it with another admin key, or with "
+            "`tsapi keys revoke`",
+        )
     if not await _keys().revoke(key_id):
         raise KeyNotFound(key_id)
     return Response(status=204)

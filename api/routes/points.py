@@ -7,9 +7,10 @@ from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 
 from api.contract import answers, links, path_types
+from api.errors import ApiError
 from api.extensions import store
 from api.json_body import read_json_body
-from api.params import parse_points, range_query, read_options
+from api.params import check_labels, parse_points, range_query, read_options
 from api.reading import single_series_response
 from api.responses import ignored_fields, json_response
 from api.schemas import (
@@ -26,7 +27,8 @@ from api.schemas import (
 )
 from core.fields import BoundIn, SeriesKey, TimeIn
 from tsdb.errors import InvalidInput, SeriesNotFound
-from tsdb.keys import validate_key, validate_labels
+from tsdb.faults import RETENTION
+from tsdb.keys import validate_key
 from tsdb.timefmt import parse_bound, parse_timestamp
 
 __all__ = ["bp"]
@@ -60,7 +62,7 @@ async def write_points(key: str, query_args: WriteArgs) -> Response:
         extra = set(body) - {"points", "labels"}
         if extra:
             raise InvalidInput(f"unknown field(s): {', '.join(sorted(extra))}")
-        labels = validate_labels(body.get("labels") or {})
+        labels = check_labels(body.get("labels") or {})
         body = body["points"]
     items = [body] if isinstance(body, dict) else body
     if not isinstance(items, list) or not items:
@@ -100,20 +102,38 @@ async def read_points(key: str, query_args: PageArgs) -> Response:
 async def put_point(key: str, t: str, data: PointValue) -> Response:
     """Set the value at one timestamp, whatever the series' duplicate policy."""
     ts = parse_timestamp(t, "t")
-    created = await store().upsert(key, ts, _finite(data.v))
+    try:
+        created = await store().upsert(key, ts, _finite(data.v))
+    except InvalidInput as exc:
+        if str(exc) == RETENTION:  # a valid request the series' state refuses
+            raise PointConflict(str(exc)) from None
+        raise
     return json_response({"t": ts, "v": data.v}, 201 if created else 200)
 
 
 @bp.delete("/<key>/points")
 @path_types(key=SeriesKey)
+@answers(409)
 @validate_querystring(DeleteRangeArgs)
 @document_response(DeleteResult)
 async def delete_points(key: str, query_args: DeleteRangeArgs) -> Response:
     """Delete the samples between from and to (inclusive); says how many went."""
-    deleted = await store().delete_range(
-        key, parse_bound(query_args.from_, "from"), parse_bound(query_args.to, "to")
-    )
+    try:
+        deleted = await store().delete_range(
+            key, parse_bound(query_args.from_, "from"), parse_bound(query_args.to, "to")
+        )
+    except InvalidInput as exc:
+        if "compaction" in str(exc):  # the module keeps compacted buckets past the retention
+            raise PointConflict(str(exc)) from None
+        raise
     return json_response({"deleted": deleted})
+
+
+class PointConflict(ApiError):
+    """The series refuses the point (older than its retention window)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(409, "points-conflict", "The point conflicts with the stored data", reason)
 
 
 def _finite(v: float) -> float:

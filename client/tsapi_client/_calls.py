@@ -358,7 +358,7 @@ def list_jobs_page(
 
 
 def cancel_job(job: Job | str) -> Call[Job]:
-    return Call("DELETE", f"/v1/jobs/{quote(job_id(job), safe='')}", _job)
+    return Call("POST", f"/v1/jobs/{quote(job_id(job), safe='')}/cancel", _job)
 
 
 def job_result(job: Job | str) -> Call[Any]:
