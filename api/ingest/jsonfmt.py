@@ -286,7 +286,8 @@ def _columnar_item(number: int, item: Any) -> tuple[str, list[Any], list[Any], d
         raise InvalidInput(
             f"series {key!r}: t has {len(t)} entries but v has {len(v)}; they must match"
         )
-    labels = item.get("labels") or {}
+    labels = item.get("labels")
+    labels = {} if labels is None else labels
     if not isinstance(labels, dict) or not all(isinstance(x, str) for x in labels.values()):
         raise InvalidInput(f"series {key!r}: labels must be an object of name: value (strings)")
     return key, t, v, validate_labels(labels)

@@ -13,7 +13,7 @@ from api.extensions import store
 from api.responses import json_response
 from api.schemas import NoContent, Problem, RuleIn, RuleOut, RulesOut
 from core.fields import SeriesKey
-from tsdb.errors import SeriesExists
+from tsdb.errors import RuleConflict, SeriesExists
 from tsdb.models import Rule, SeriesConfig
 from tsdb.timefmt import parse_duration, parse_timestamp
 
@@ -35,6 +35,8 @@ bp = Blueprint("rules", __name__, url_prefix="/v1/series")
 @document_response(Problem, 409)
 async def create_rule(key: str, data: RuleIn) -> Response:
     """Compact this series into dest with an aggregator per bucket (TS.CREATERULE)."""
+    if data.dest == key:  # the rule would conflict with the series itself
+        raise RuleConflict(f"a series cannot be compacted into itself ({key!r})")
     rule = Rule(
         dest=data.dest,
         bucket_ms=parse_duration(data.bucket, "bucket"),

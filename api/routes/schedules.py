@@ -96,7 +96,7 @@ def _document(schedule: Schedule) -> dict[str, Any]:
 
 
 @bp.post("/schedules")
-@answers(404)
+@answers(404, 409)
 @links(
     201,
     GetSchedule=("get_schedule", {"schedule_id": "$response.body#/id"}),

@@ -39,40 +39,18 @@ def schemathesis(base: str, name: str, *extra: str) -> dict[str, object]:
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / "report.json"
     started = time.monotonic()
+    command = [
+        *(sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json"),
+        *("--checks", "all", "--max-examples", str(EXAMPLES)),
+        *("--phases", "examples,coverage,fuzzing,stateful"),
+        # one worker: hypothesis' lambda descriptions are not thread-safe (Python 3.11)
+        *("--workers", "1", "--seed", "17", "--suppress-health-check", "all"),
+        *("--report", "json", "--report-json-path", str(report)),
+        *extra,
+    ]
+    hooks = {"SCHEMATHESIS_HOOKS": "tests.reliability.st_hooks", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "run",
-            f"{base}/openapi.json",
-            "--checks",
-            "all",
-            "--max-examples",
-            str(EXAMPLES),
-            "--phases",
-            "examples,coverage,fuzzing,stateful",
-            "--workers",
-            "1",  # hypothesis' lambda descriptions are not thread-safe (3.11)
-            "--seed",
-            "17",
-            "--report",
-            "json",
-            "--report-json-path",
-            str(report),
-            "--suppress-health-check",
-            "all",
-            *extra,
-        ],  # fmt: skip
-        env={
-            **os.environ,
-            "SCHEMATHESIS_HOOKS": "tests.reliability.st_hooks",
-            "PYTHONPATH": str(ROOT),
-        },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
+        command, env={**os.environ, **hooks}, cwd=ROOT, capture_output=True, text=True, timeout=900
     )
     seconds = time.monotonic() - started
     (report_dir / "output.txt").write_text(done.stdout + done.stderr)
