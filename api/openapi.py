@@ -144,9 +144,10 @@ class ContractProvider(OpenAPIProvider):
             adapter = types.get(parameter["name"]) if parameter["in"] == "path" else None
             if adapter is not None:
                 schema = adapter.json_schema(ref_template=REF_TEMPLATE)
-                for attribute in ("description", "examples"):
-                    if attribute in schema:
-                        parameter.setdefault(attribute, schema[attribute])
+                if "description" in schema:
+                    parameter.setdefault("description", schema["description"])
+                if schema.get("examples"):  # a parameter's "examples" is a map: one "example"
+                    parameter.setdefault("example", schema["examples"][0])
                 parameter["schema"] = schema
         if not operation["parameters"]:
             del operation["parameters"]
@@ -157,10 +158,11 @@ class ContractProvider(OpenAPIProvider):
                 components.update(media.get("schema", {}).pop("$defs", {}))
             operation["requestBody"] = {"required": True, "content": content}
         elif "requestBody" in operation:
-            operation["requestBody"] = {**operation["requestBody"], "required": True}
+            body = _named(operation["requestBody"], components)
+            operation["requestBody"] = {**body, "required": True}
         responses: dict[Any, Any] = {}
         for status, answer in operation.get("responses", {}).items():
-            responses[int(status)] = _as_sent(int(status), answer)
+            responses[int(status)] = _named(_as_sent(int(status), answer), components)
         for status, answer in getattr(view, RESPONSES, {}).items():
             responses[status] = copy.deepcopy(answer)
         _add_csv(operation, responses)
@@ -174,6 +176,9 @@ class ContractProvider(OpenAPIProvider):
             _add_link(responses, link)
         operation["responses"] = {str(s): responses[s] for s in sorted(responses)}
         operation["security"] = [] if scope is None else [{SCHEME: [str(scope)]}]
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if blueprint:
+            operation["tags"] = [blueprint]
         return operation
 
     def _statuses(
@@ -191,6 +196,29 @@ class ContractProvider(OpenAPIProvider):
         if "requestBody" in operation:
             statuses |= {400, 408, 413, 415, 422}
         return statuses
+
+
+def _named(answer: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """An answer whose JSON body is a model: the model in the components, referenced (so a
+    model answered with two statuses is one schema, as generated clients want it)."""
+    content = answer.get("content", {}).get("application/json")
+    schema = content.get("schema") if content else None
+    title = schema.get("title") if isinstance(schema, dict) else None
+    if not title or schema.get("type") != "object" or not title.isidentifier():
+        return answer
+    components.setdefault(title, schema)
+    if components[title] != schema:
+        return answer
+    return {
+        **answer,
+        "content": {
+            **answer["content"],
+            "application/json": {
+                **content,
+                "schema": {"$ref": f"{REF_TEMPLATE.format(model=title)}"},
+            },
+        },
+    }
 
 
 def _is_array(schema: dict[str, Any]) -> bool:
