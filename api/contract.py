@@ -26,6 +26,7 @@ __all__ = [
     "Link",
     "answers",
     "body_types",
+    "checks_own_body",
     "install",
     "links",
     "path_types",
@@ -39,6 +40,7 @@ LINKS = "_tsapi_links"
 ANSWERS = "_tsapi_answers"
 BODY_TYPES = "_tsapi_body_types"
 RESPONSES = "_tsapi_responses"
+OWN_BODY = "_tsapi_checks_own_body"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,13 @@ def responds(status: int, description: str, content: dict[str, dict[str, Any]]) 
         return view
 
     return mark
+
+
+def checks_own_body(view: F) -> F:
+    """The route checks its JSON body itself, with errors of its own shape (a list of points:
+    each bad point by index), so it is not checked against the document first."""
+    setattr(view, OWN_BODY, True)
+    return view
 
 
 def _check_path() -> None:

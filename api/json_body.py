@@ -18,6 +18,7 @@ from quart import Quart, current_app, request
 from quart_schema import DataSource
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
+from api.contract import OWN_BODY
 from api.errors import ApiError
 from tsdb.errors import InvalidInput
 
@@ -59,6 +60,8 @@ def install(app: Quart) -> None:
         schema = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
         if schema is not None and schema[1] == DataSource.JSON:
             require_json()
+            if getattr(view, OWN_BODY, False):
+                return
             body = await request.get_json(silent=True)  # cached: the route reads it again
             if body is None:
                 return  # not JSON at all: quart-schema answers 400

@@ -203,8 +203,10 @@ def _named(answer: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]
     model answered with two statuses is one schema, as generated clients want it)."""
     content = answer.get("content", {}).get("application/json")
     schema = content.get("schema") if content else None
-    title = schema.get("title") if isinstance(schema, dict) else None
-    if not title or schema.get("type") != "object" or not title.isidentifier():
+    if not isinstance(schema, dict):
+        return answer
+    title = schema.get("title")
+    if not isinstance(title, str) or schema.get("type") != "object" or not title.isidentifier():
         return answer
     components.setdefault(title, schema)
     if components[title] != schema:

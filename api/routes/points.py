@@ -6,7 +6,7 @@ from pydantic import Field
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 
-from api.contract import answers, links, path_types
+from api.contract import answers, checks_own_body, links, path_types
 from api.errors import ApiError
 from api.extensions import store
 from api.json_body import read_json_body
@@ -44,6 +44,7 @@ class DeleteRangeArgs(StrictModel):
 
 
 @bp.post("/<key>/points")
+@checks_own_body
 @path_types(key=SeriesKey)
 @answers(409)
 @links(200, ReadPoints=("read_points", {"key": "$request.path.key"}))
