@@ -11,6 +11,7 @@ from quart import Quart, Response, request
 from quart_schema import Info, QuartSchema
 
 from api.contract import install as install_contract
+from api.cors import install as install_cors
 from api.errors import register_error_handlers
 from api.extensions import BREAKERS, JOBS, SETTINGS, STORE
 from api.ingest.body import StreamingHTTPConnection, StreamingRequest
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     register_error_handlers(app)
     install_metrics(app)  # first, so that its timer covers the access checks
+    install_cors(app, settings.cors_origins)  # preflights answered before any key check
     install_security(app)
     install_json_bodies(app)  # after the access checks: 401/403 before 415
     install_contract(app)  # typed path parameters: 422
