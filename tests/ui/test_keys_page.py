@@ -75,3 +75,5 @@ def test_a_key_without_admin_is_told_it_needs_one(
     page.open("#/keys", api_key=reader)
     notice = page.element("#keys-notice")
     assert "needs an admin key" in notice.text
+    page.driver.get("about:blank")  # before the keys go: no request of this page after them
+    page.driver.get_log("browser")  # the refusal (403) it shows is logged, as it should
