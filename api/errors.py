@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from api.outage import outage_log
 from api.responses import PROBLEM_JSON, ignored_fields, json_response
 from tsdb.errors import (
+    DeleteRefused,
     InvalidInput,
     NoSeriesMatch,
     RuleConflict,
@@ -154,6 +155,7 @@ PROBLEMS: dict[type[BaseException], ProblemType] = {
     RuleNotFound: ProblemType(404, "rule-not-found", "Compaction rule not found"),
     SeriesExists: ProblemType(409, "series-exists", "Series already exists", _key),
     RuleConflict: ProblemType(409, "rule-conflict", "Compaction rule conflict"),
+    DeleteRefused: ProblemType(409, "delete-refused", "Delete refused"),
     NoSeriesMatch: ProblemType(404, "no-series-match", "No series match the filter"),
     InvalidInput: ProblemType(
         422,
@@ -210,6 +212,10 @@ def problem_for(exc: BaseException) -> Response:
     return answer_for(exc).response()
 
 
+#: What the module refuses for the state of the data (not the request): answered 409.
+STATE_MESSAGES = ("When a series has compactions",)
+
+
 def answer_for(exc: BaseException, *, method: str | None = None, path: str | None = None) -> Answer:
     """The status, problem document and headers that answer ``exc`` (for the current
     request, or the one given by ``method`` and ``path`` outside of its context)."""
@@ -219,6 +225,11 @@ def answer_for(exc: BaseException, *, method: str | None = None, path: str | Non
 
 
 def _answer(exc: BaseException, method: str, path: str) -> Answer:
+    if isinstance(exc, InvalidInput) and str(exc).startswith(STATE_MESSAGES):
+        body = problem_body(
+            409, "points-conflict", "Conflict with the stored data", str(exc), instance=path
+        )
+        return Answer(409, body)
     if isinstance(exc, ApiError):
         body = problem_body(exc.status, exc.slug, exc.title, exc.detail, instance=path, **exc.extra)
         return Answer(exc.status, body, exc.headers or None)

@@ -106,6 +106,7 @@ class ContractProvider(OpenAPIProvider):
         parameters, definitions = super().build_querystring_parameters(model)
         required = set(TypeAdapter(model).json_schema(by_alias=True).get("required", []))
         for parameter in parameters:
+            parameter["schema"] = _as_text(parameter["schema"])
             if parameter["name"] in required:
                 parameter["required"] = True
             schema = parameter["schema"]
@@ -148,7 +149,7 @@ class ContractProvider(OpenAPIProvider):
                     parameter.setdefault("description", schema["description"])
                 if schema.get("examples"):  # a parameter's "examples" is a map: one "example"
                     parameter.setdefault("example", schema["examples"][0])
-                parameter["schema"] = schema
+                parameter["schema"] = _as_text(schema)
         if not operation["parameters"]:
             del operation["parameters"]
         body_content = getattr(view, BODY_TYPES, None)
@@ -221,6 +222,22 @@ def _named(answer: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]
             },
         },
     }
+
+
+def _as_text(schema: Any) -> Any:
+    """A parameter's schema as it travels, in a URL: a time or duration that a body may give
+    as an integer or a text is text there (its digits pattern), so ``5.0`` is not one."""
+    if isinstance(schema, list):
+        return [_as_text(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {k: _as_text(v) for k, v in schema.items()}
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        texts = [b for b in branches if b.get("type") == "string" and "pattern" in b]
+        if texts and any(b.get("type") == "integer" for b in branches):
+            schema["anyOf"] = [b for b in branches if b.get("type") != "integer"]
+    return schema
 
 
 def _is_array(schema: dict[str, Any]) -> bool:

@@ -176,7 +176,7 @@ class PointsWithLabels(StrictModel):
     """Points, and the labels of the series if this write creates it."""
 
     points: list[PointIn | PointPair] = Field(min_length=1)
-    labels: Labels = Field(default_factory=dict)
+    labels: Labels | None = None
 
 
 class WritePointsBody(

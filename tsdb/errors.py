@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tsdb.rejections import Rejections
 
 __all__ = [
+    "DeleteRefused",
     "InvalidInput",
     "InvalidQuery",
     "ModuleMissing",
@@ -129,3 +130,7 @@ class StoreTimeout(StoreUnavailable):
 
 class ModuleMissing(StoreUnavailable):
     """The Redis server answers but has no TimeSeries module loaded."""
+
+
+class DeleteRefused(TsdbError):
+    """A delete tsapi does not send: it would crash the module (:mod:`tsdb.workarounds`)."""

@@ -51,7 +51,7 @@ async def list_label_values(name: str, query_args: LabelArgs) -> Response:
 
 
 @bp.delete("/points")
-@answers(404)
+@answers(404, 409)
 @validate_querystring(DeleteMatchingArgs)
 @document_response(DeletedPerSeries)
 async def delete_points_matching(query_args: DeleteMatchingArgs) -> Response:

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,8 +24,10 @@ import pytest
 
 from api.security.access import KEYS_CHECK_SECONDS
 from api.security.keys import KeyStore
-from tests.reliability.conftest import LiveApi
+from tests.conftest import free_port, stop_process
+from tests.reliability.conftest import LiveApi, start_serve
 from tsdb.connection import connect
+from tsdb.embedded import EmbeddedRedis
 
 pytestmark = pytest.mark.slow
 
@@ -90,14 +93,32 @@ async def _admin_token(redis_url: str) -> str:
         await client.aclose()
 
 
-def test_open_api_answers_as_its_document_says(live_api: LiveApi) -> None:
+@pytest.fixture(scope="module")
+def fuzzed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    """Two uvicorn processes on a Redis of their own: what a fuzzer does to the data (and
+    to Redis) stays away from the other tests."""
+    redis_server = EmbeddedRedis(
+        port=free_port(), data_dir=tmp_path_factory.mktemp("fuzz-redis"), log_to_file=True
+    )
+    redis_server.start()
+    process, base = start_serve(redis_server.url, "--workers", "2")
+    try:
+        yield LiveApi(base, redis_server.url)
+    finally:
+        stop_process(process)
+        redis_server.stop()
+
+
+def test_open_api_answers_as_its_document_says(fuzzed_api: LiveApi) -> None:
+    live_api = fuzzed_api
     summary = schemathesis(live_api.base, "open", "--exclude-operation-id", "create_key")
     assert summary["test_cases"]["generated"] >= EXAMPLES  # type: ignore[index]
 
 
 def test_keyed_api_answers_as_its_document_says_and_refuses_requests_without_a_key(
-    live_api: LiveApi,
+    fuzzed_api: LiveApi,
 ) -> None:
+    live_api = fuzzed_api
     token = asyncio.run(_admin_token(live_api.redis_url))
     wait_until_keys_are_required(live_api.base)
     summary = schemathesis(live_api.base, "keyed", "--header", f"Authorization: Bearer {token}")
