@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ConfigDict, Field, model_validator
 
-from core.fields import FilterList, Labels, SeriesKey, StrictModel, TimeIn
+from core.fields import BoundIn, FilterList, Labels, SeriesKey, StrictModel
 from tsdb.errors import InvalidInput, NoSeriesMatch, SeriesNotFound
 from tsdb.filters import parse_filters
 from tsdb.keys import validate_key, validate_labels
@@ -58,8 +58,8 @@ class Selection(StrictModel):
         None, description="Series keys (give keys or filter)", examples=[["temp:austin"]]
     )
     filter: FilterList | None = Field(None, description="Label filters (give keys or filter)")
-    from_: TimeIn | None = Field(None, alias="from", description="Start; default: first sample")
-    to: TimeIn | None = Field(None, description="End; default: last sample")
+    from_: BoundIn | None = Field(None, alias="from", description="Start; default: first sample")
+    to: BoundIn | None = Field(None, description="End; default: last sample")
 
     @model_validator(mode="after")
     def _one_selector(self) -> Selection:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from core.fields import DurationIn, Labels, SeriesKey, StrictModel, TimeIn
+from core.fields import BoundIn, DurationIn, Labels, SeriesKey, StrictModel
 from tsdb.errors import InvalidInput, SeriesExists, SeriesNotFound
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import Aggregation, DuplicatePolicy, Rule, SeriesConfig
@@ -36,8 +36,8 @@ class DownsampleParams(StrictModel):
     agg: Aggregation
     bucket: DurationIn
     dest: SeriesKey | None = Field(None, description="Default: '<source>:<agg>:<bucket>'")
-    from_: TimeIn | None = Field(None, alias="from")
-    to: TimeIn | None = None
+    from_: BoundIn | None = Field(None, alias="from")
+    to: BoundIn | None = None
     mode: Literal["write", "rule"] = Field(
         "write", description="write: aggregate the range once; rule: also keep compacting"
     )
