@@ -13,6 +13,7 @@ import orjson
 from quart import Response, request
 
 from api.responses import dumps, json_response
+from api.streaming import streamed_response
 from tsdb.errors import InvalidQuery
 from tsdb.models import (
     Aggregation,
@@ -119,10 +120,9 @@ async def plan(
     if query.empty and query.aggregation is not None and query.bucket_ms:
         bounds = await _bounds(store, keys, query.from_ts, query.to_ts, filters)
         if bounds and (bounds[1] - bounds[0]) // query.bucket_ms > MAX_EMPTY_BUCKETS:
-            raise InvalidQuery(
-                f"empty/fill over this range would make more than {MAX_EMPTY_BUCKETS} buckets: "
-                "use a larger bucket or max_points"
-            )
+            # too many empty buckets to report: widen the bucket (the answer's bucket_ms)
+            span = bounds[1] - bounds[0] + 1
+            query = replace(query, bucket_ms=math.ceil(span / MAX_EMPTY_BUCKETS))
     return query
 
 
@@ -160,8 +160,10 @@ async def _planned_bucket(
             raise InvalidQuery("give either bucket or max_points, not both")
         return query
     bounds = await _bounds(store, keys, query.from_ts, query.to_ts, filters)
-    if bounds is None:
-        return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
+    if bounds is None:  # no data: nothing to size the bucket on
+        if query.aggregation is None:
+            return query
+        return replace(query, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
         if filters:
@@ -281,7 +283,7 @@ async def single_series_response(
             separator = b","
         yield b"]}"
 
-    return Response(body(), mimetype=CSV if options.csv else "application/json")
+    return streamed_response(body(), csv=options.csv)
 
 
 async def _one_page(
@@ -356,7 +358,7 @@ async def multi_series_response(
         if not options.csv:
             yield b"]}"
 
-    return Response(body(), mimetype=CSV if options.csv else "application/json")
+    return streamed_response(body(), csv=options.csv)
 
 
 async def _fits_one_reply(
@@ -403,7 +405,9 @@ async def _grouped(
     store: TimeSeriesStore, query: MultiRangeQuery, options: ReadOptions
 ) -> Response:
     keys = await store.keys(query.filters)
-    planned = await plan(store, keys, query.range, options, query.filters) if keys else query.range
+    if not keys:  # nothing to group (TS.MRANGE would check the range as if there were)
+        return json_response({**_meta(query.range, options), "series": []})
+    planned = await plan(store, keys, query.range, options, query.filters)
     aligned = resolve_align(planned)
     result = await store.mrange(replace(query, range=aligned))
     series = []

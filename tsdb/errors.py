@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tsdb.rejections import Rejections
 
 __all__ = [
+    "DeleteRefused",
     "IndexBusy",
     "InvalidInput",
     "InvalidQuery",
@@ -135,3 +136,7 @@ class ModuleMissing(StoreUnavailable):
 
 class IndexBusy(StoreUnavailable):
     """Another process is rebuilding the series index."""
+
+
+class DeleteRefused(TsdbError):
+    """A delete tsapi does not send: it would crash the module (:mod:`tsdb.workarounds`)."""

@@ -61,6 +61,8 @@ def validate_key(key: str, field: str = "key") -> str:
         raise InvalidInput(
             f"{field} {key!r} may only hold letters, digits and the characters ':._-{{}}'"
         )
+    if key in (".", ".."):
+        raise InvalidInput(f"{field} may not be '.' or '..' (they cannot be used in a URL path)")
     if key.startswith(RESERVED_PREFIXES):
         raise InvalidInput(
             f"{field} {key!r} uses a reserved prefix ({', '.join(RESERVED_PREFIXES)})"

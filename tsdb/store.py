@@ -60,6 +60,7 @@ from tsdb.models import (
     SeriesPoints,
 )
 from tsdb.rejections import Rejections
+from tsdb.workarounds import check_delete_range
 
 if TYPE_CHECKING:
     from tsdb.bulk import Batch, BulkWriter, WriteSummary
@@ -334,6 +335,7 @@ class TimeSeriesStore:
         """Delete the samples of ``key`` between the bounds (inclusive); return how many."""
         validate_key(key)
         _check_bounds(from_ts, to_ts)
+        await check_delete_range(self, key, from_ts, to_ts)
         deleted = await self._call(
             "TS.DEL", key, _bound(from_ts, "-"), _bound(to_ts, "+"), key=key, refused=InvalidQuery
         )

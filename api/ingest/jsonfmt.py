@@ -131,6 +131,8 @@ class JsonParser:
         for key, pairs in doc.items():
             if not isinstance(pairs, list):
                 raise InvalidInput(f"series {key!r}: expected a list of [t, v] pairs; {_SHAPES}")
+            if not pairs:
+                raise InvalidInput(f"series {key!r} has no points")
         return self._pair_chunks(doc)
 
     def _pair_chunks(self, doc: dict[str, list[Any]]) -> Iterator[Batch]:
@@ -324,7 +326,8 @@ def _columnar_item(number: int, item: Any) -> Columnar:
         raise InvalidInput(
             f"series {key!r}: t has {len(t)} entries but v has {len(v)}; they must match"
         )
-    labels = item.get("labels") or {}
-    if not isinstance(labels, dict):
-        raise InvalidInput(f"series {key!r}: labels must be an object of name: value")
+    labels = item.get("labels")
+    labels = {} if labels is None else labels
+    if not isinstance(labels, dict) or not all(isinstance(x, str) for x in labels.values()):
+        raise InvalidInput(f"series {key!r}: labels must be an object of name: value (strings)")
     return key, t, v, validate_labels(labels)

@@ -6,16 +6,11 @@ from pydantic import Field
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring
 
+from api.contract import answers, links, path_types
 from api.extensions import store
 from api.responses import json_response
-from api.schemas import (
-    DeletedPerSeries,
-    LabelsOut,
-    LabelValuesOut,
-    StrictModel,
-    StrList,
-    TimeIn,
-)
+from api.schemas import DeletedPerSeries, LabelsOut, LabelValuesOut
+from core.fields import BoundIn, FilterList, LabelName, QueryBool, StrictModel
 from tsdb.labels import delete_matching, label_counts, label_names, label_values
 from tsdb.timefmt import parse_bound
 
@@ -25,22 +20,23 @@ bp = Blueprint("labels", __name__, url_prefix="/v1")
 
 
 class LabelArgs(StrictModel):
-    filter: StrList | None = Field(None, description="Only series matching these filters")
+    filter: FilterList | None = Field(None, description="Only series matching these filters")
 
 
 class LabelValuesArgs(LabelArgs):
-    with_counts: bool = Field(False, description="Also give how many series have each value")
+    with_counts: QueryBool = Field(False, description="Also give how many series have each value")
 
 
 class DeleteMatchingArgs(StrictModel):
     """Both bounds are required so nothing is deleted by accident ('-'/'+' for all)."""
 
-    filter: StrList = Field(description="Label filters selecting the series")
-    from_: TimeIn = Field(alias="from")
-    to: TimeIn
+    filter: FilterList = Field(description="Label filters selecting the series")
+    from_: BoundIn = Field(alias="from")
+    to: BoundIn
 
 
 @bp.get("/labels")
+@links(200, LabelValues=("list_label_values", {"name": "$response.body#/labels/0"}))
 @validate_querystring(LabelArgs)
 @document_response(LabelsOut)
 async def list_labels(query_args: LabelArgs) -> Response:
@@ -49,6 +45,7 @@ async def list_labels(query_args: LabelArgs) -> Response:
 
 
 @bp.get("/labels/<name>/values")
+@path_types(name=LabelName)
 @validate_querystring(LabelValuesArgs)
 @document_response(LabelValuesOut)
 async def list_label_values(name: str, query_args: LabelValuesArgs) -> Response:
@@ -62,6 +59,7 @@ async def list_label_values(name: str, query_args: LabelValuesArgs) -> Response:
 
 
 @bp.delete("/points")
+@answers(404, 409)
 @validate_querystring(DeleteMatchingArgs)
 @document_response(DeletedPerSeries)
 async def delete_points_matching(query_args: DeleteMatchingArgs) -> Response:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_querystring, validate_request
 
+from api.contract import links, path_types
 from api.extensions import store
 from api.params import series_config
 from api.responses import json_response
@@ -16,9 +17,9 @@ from api.schemas import (
     SeriesCreate,
     SeriesListArgs,
     SeriesListOut,
-    SeriesOut,
     SeriesPatch,
 )
+from core.fields import SeriesKey
 from tsdb.models import SeriesInfo
 
 __all__ = ["bp", "series_document"]
@@ -32,8 +33,19 @@ def series_document(info: SeriesInfo) -> dict[str, object]:
 
 
 @bp.post("")
+@links(
+    201,
+    GetSeries=("get_series", {"key": "$response.body#/key"}),
+    PatchSeries=("patch_series", {"key": "$response.body#/key"}),
+    DeleteSeries=("delete_series", {"key": "$response.body#/key"}),
+    WritePoints=("write_points", {"key": "$response.body#/key"}),
+    ReadPoints=("read_points", {"key": "$response.body#/key"}),
+    DeletePoints=("delete_points", {"key": "$response.body#/key"}),
+    CreateRule=("create_rule", {"key": "$response.body#/key"}),
+    ListRules=("list_rules", {"key": "$response.body#/key"}),
+)
 @validate_request(SeriesCreate)
-@document_response(SeriesOut, 201)
+@document_response(SeriesInfo, 201)
 @document_response(Problem, 409)
 async def create_series(data: SeriesCreate) -> Response:
     """Create a series with labels, retention, duplicate policy, chunk size and encoding."""
@@ -58,7 +70,8 @@ async def list_series(query_args: SeriesListArgs) -> Response:
 
 
 @bp.get("/<key>")
-@document_response(SeriesOut)
+@path_types(key=SeriesKey)
+@document_response(SeriesInfo)
 @document_response(Problem, 404)
 async def get_series(key: str) -> Response:
     """Show a series: labels, sample count, first/last timestamps, retention, rules."""
@@ -66,8 +79,9 @@ async def get_series(key: str) -> Response:
 
 
 @bp.patch("/<key>")
+@path_types(key=SeriesKey)
 @validate_request(SeriesPatch)
-@document_response(SeriesOut)
+@document_response(SeriesInfo)
 async def patch_series(key: str, data: SeriesPatch) -> Response:
     """Change labels (replacing them all), retention, duplicate policy or chunk size."""
     await store().alter(key, series_config(data))
@@ -75,6 +89,7 @@ async def patch_series(key: str, data: SeriesPatch) -> Response:
 
 
 @bp.delete("/<key>")
+@path_types(key=SeriesKey)
 @document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def delete_series(key: str) -> Response:

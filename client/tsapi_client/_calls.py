@@ -21,6 +21,7 @@ from tsapi_client._base import (
     parse_bytes,
     parse_json,
     parse_nothing,
+    parse_stream,
     to_duration,
     to_time,
 )
@@ -197,7 +198,7 @@ def read_range(
     return Call(
         "GET",
         f"/v1/series/{key_path(key)}/points",
-        lambda r: Points.from_json(parse_json(r)),
+        lambda r: Points.from_json(parse_stream(r)),
         params,
     )
 
@@ -218,7 +219,7 @@ def query(
     if not with_labels:
         out.append(("with_labels", "false"))
     out += [("selected_labels", name) for name in selected_labels or ()]
-    return Call("GET", "/v1/query", lambda r: QueryResult.from_json(parse_json(r)), out)
+    return Call("GET", "/v1/query", lambda r: QueryResult.from_json(parse_stream(r)), out)
 
 
 def latest(filters: Filters, latest: bool = False) -> Call[list[LatestValue]]:
@@ -368,7 +369,7 @@ def list_jobs_page(
 
 
 def cancel_job(job: Job | str) -> Call[Job]:
-    return Call("DELETE", f"/v1/jobs/{quote(job_id(job), safe='')}", _job)
+    return Call("POST", f"/v1/jobs/{quote(job_id(job), safe='')}/cancel", _job)
 
 
 def job_result(job: Job | str) -> Call[Any]:

@@ -49,7 +49,7 @@ async def test_rule_errors(client: QuartClient) -> None:
     assert (await client.get("/v1/series/none/rules")).status_code == 404
     missing = {**body, "dest": "nowhere", "create_dest": False}
     assert (await client.post("/v1/series/a/rules", json=missing)).status_code == 404
-    assert (await client.post("/v1/series/a/rules", json={**body, "dest": "a"})).status_code == 422
+    assert (await client.post("/v1/series/a/rules", json={**body, "dest": "a"})).status_code == 409
     assert (
         await client.post("/v1/series/a/rules", json={**body, "agg": "mean"})
     ).status_code == 422

@@ -346,7 +346,7 @@ def test_wait_times_out_and_a_canceled_job_raises(
 
 
 def test_jobs_with_bad_params_or_unknown_ids_are_refused(api: Client) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(NotFound) as caught:
         api.submit_job("plot", filter=["kind=nothing"])
     assert "matches no series" in str(caught.value)
     with pytest.raises(InvalidInput):

@@ -41,7 +41,7 @@ async def test_cancel_a_running_job(client: QuartClient, worker_env: dict[str, s
     with background_worker(worker_env):
         submitted = await submit(client, "noop", seconds=30, steps=300)
         await wait_status(client, submitted["id"], {"started"})
-        response = await client.delete(f"/v1/jobs/{submitted['id']}")
+        response = await client.post(f"/v1/jobs/{submitted['id']}/cancel")
         assert response.status_code == 202
         assert (await response.get_json())["cancel_requested"] is True
         document = await wait_status(client, submitted["id"], {"canceled", "failed"}, within=10)
