@@ -305,7 +305,9 @@ class LatestArgs(StrictModel):
     filter: FilterList
     latest: QueryBool = Field(False, description="On a compacted series, the still-open bucket")
     with_labels: QueryBool = Field(True, description="Return each series' labels")
-    selected_labels: list[LabelName] | None = Field(None, description="Return only these labels")
+    selected_labels: Annotated[list[LabelName], BeforeValidator(as_list)] | None = Field(
+        None, description="Return only these labels"
+    )
 
 
 class LatestItem(BaseModel):

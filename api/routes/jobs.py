@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, RootModel
 from quart import Blueprint, Response, url_for
-from quart_schema import document_response, hide, validate_querystring, validate_request
+from quart_schema import deprecate, document_response, validate_querystring, validate_request
 
 from api.contract import answers, links, responds
 from api.extensions import jobs, store
@@ -206,11 +206,15 @@ async def cancel_job(job_id: str) -> Response:
 
 
 @bp.delete("/jobs/<job_id>")
-@hide
+@deprecate
+@document_response(JobOut, 202)
+@document_response(Problem, 409)
 async def cancel_job_the_old_way(job_id: str) -> Response:
-    """Cancel, by the route of earlier releases: kept for older clients, and left out of the
-    document, where a DELETE would have to remove the job (it stays, canceled)."""
-    return await cancel_job(job_id)
+    """Deprecated: cancels the job (it is not removed; it stays, canceled, until its results
+    expire). Kept for clients of earlier releases; use POST /v1/jobs/{job_id}/cancel."""
+    response = await cancel_job(job_id)
+    response.headers["Link"] = f'</v1/jobs/{job_id}/cancel>; rel="successor-version"'
+    return response
 
 
 @bp.get("/job-types")
