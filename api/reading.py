@@ -253,6 +253,10 @@ async def single_series_response(
         else:
             query = replace(query, from_ts=options.cursor)
     meta = _meta(query, options)
+    if options.cursor is not None and _crossed(query):  # a cursor past the range's other end
+        if options.csv:
+            return Response(b"t,v\n", mimetype=CSV)
+        return json_response({"key": key, **meta, "points": [], "next": None})
     if options.limit is not None:
         return await _one_page(store, key, query, options, meta)
     first, pages = await _first(_pages(store, key, query, options))
@@ -284,6 +288,10 @@ async def single_series_response(
         yield b"]}"
 
     return streamed_response(body(), csv=options.csv)
+
+
+def _crossed(query: RangeQuery) -> bool:
+    return query.from_ts is not None and query.to_ts is not None and query.from_ts > query.to_ts
 
 
 async def _one_page(

@@ -452,9 +452,10 @@ class TimeSeriesStore:
         validate_key(rule.dest, "dest")
         if source == rule.dest:
             raise InvalidInput("a series cannot be compacted into itself")
-        for key in (source, rule.dest):
-            if not await self.exists(key):
-                raise SeriesNotFound(key)
+        if not await self.exists(source):
+            raise SeriesNotFound(source)
+        if not await self.exists(rule.dest):  # the request's target exists: not a 404
+            raise RuleConflict(f"the destination series {rule.dest!r} does not exist")
         self.check_same_slot(source, rule.dest)
         args: list[Any] = ["TS.CREATERULE", source, rule.dest, "AGGREGATION"]
         args += [rule.aggregation.value, rule.bucket_ms]

@@ -103,6 +103,11 @@ async def test_paging_with_limit_and_cursor(client: QuartClient, store: TimeSeri
     assert seen == list(range(1, 11))
     reverse = await get(client, "/v1/series/p/points?limit=3&reverse=true")
     assert [p[0] for p in reverse["points"]] == [10, 9, 8] and reverse["next"] == 7
+    for beyond in ("reverse=true&cursor=0", "cursor=11"):  # past the data: an empty last page
+        page = await get(client, f"/v1/series/p/points?limit=3&{beyond}")
+        assert page["points"] == [] and page["next"] is None
+    refused = await client.get("/v1/series/p/points?from=5&to=2")
+    assert refused.status_code == 422  # the caller's own bounds crossed: an error
 
 
 async def test_query_streams_csv_and_json_with_transforms(client: QuartClient, gappy: str) -> None:

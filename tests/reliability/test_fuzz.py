@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+CONFIG = Path(__file__).with_name("schemathesis.toml")  # per-operation check settings
 EXAMPLES = 100
 
 
@@ -43,7 +44,8 @@ def schemathesis(base: str, name: str, *extra: str) -> dict[str, object]:
     report = report_dir / "report.json"
     started = time.monotonic()
     command = [
-        *(sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json"),
+        *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG)),
+        *("run", f"{base}/openapi.json"),
         *("--checks", "all", "--max-examples", str(EXAMPLES)),
         *("--phases", "examples,coverage,fuzzing,stateful"),
         # one worker: hypothesis' lambda descriptions are not thread-safe (Python 3.11)
