@@ -339,7 +339,9 @@ class RuleIn(StrictModel):
     align: RuleAlignIn = Field(
         0, description="Bucket alignment: a timestamp, or a duration from the epoch (10m)"
     )
-    create_dest: bool = Field(True, description="Create the destination series if missing (else 409)")
+    create_dest: bool = Field(
+        True, description="Create the destination series if missing (else 409)"
+    )
     dest_labels: Labels = Field(default_factory=dict)
 
 

@@ -36,8 +36,8 @@ from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
-from schemathesis.generation.meta import negated_parameters
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import negated_parameters
 
 from tsdb.timefmt import now_ms, parse_bound, parse_duration
 from workers import registry

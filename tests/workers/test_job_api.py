@@ -143,7 +143,9 @@ async def test_the_old_delete_route_still_cancels_and_points_to_its_successor(
     response = await client.delete(f"/v1/jobs/{submitted['id']}")
     assert response.status_code == 202
     assert (await response.get_json())["status"] == "canceled"
-    assert response.headers["Link"] == f'</v1/jobs/{submitted["id"]}/cancel>; rel="successor-version"'
+    assert (
+        response.headers["Link"] == f'</v1/jobs/{submitted["id"]}/cancel>; rel="successor-version"'
+    )
     assert (await job(client, submitted["id"]))["status"] == "canceled"  # kept, not removed
     document = await (await client.get("/openapi.json")).get_json()
     assert document["paths"]["/v1/jobs/{job_id}"]["delete"]["deprecated"] is True
