@@ -22,6 +22,7 @@ from api.routes import (
     labels,
     points,
     query,
+    rollups,
     rules,
     schedules,
     series,
@@ -72,7 +73,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     install_security(app)
     install_json_bodies(app)  # after the access checks: 401/403 before 415
     app.register_blueprint(metrics_routes.bp)
-    for module in (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, ui):
+    for module in (
+        health, series, points, query, rules, rollups, labels, jobs, schedules, bulk, influx, ui
+    ):  # fmt: skip
         app.register_blueprint(module.bp)
 
     @app.before_serving

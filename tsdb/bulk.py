@@ -46,6 +46,7 @@ from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import DEFAULT_DUPLICATE_POLICY
 from tsdb.rejections import Rejections
+from tsdb.rollups.hooks import WriteTracker
 
 __all__ = ["Batch", "BulkWriter", "WriteSummary"]
 
@@ -223,6 +224,7 @@ class BulkWriter:
         self._pending: list[_Sent] = []
         self._conn: AbstractConnection | None = None
         self._defaults: ServerDefaults | None = None
+        self._tiers = WriteTracker(client, self.labels)  # ROLLUPS: tiers follow the write
 
     async def __aenter__(self) -> BulkWriter:
         return self
@@ -257,6 +259,7 @@ class BulkWriter:
             self._defaults = await server_defaults(self.client)
         if len(batch):
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
+            await self._tiers.prepare([batch.keys[c] for c in _codes_in(batch)])  # ROLLUPS
             if self.raw:
                 await self._send_raw(batch)
                 while len(self._pending) > 1:
@@ -268,6 +271,7 @@ class BulkWriter:
         """Read every outstanding reply; return what was written."""
         while self._pending:
             await self._read_raw(self._pending.pop(0))
+        await self._tiers.finish()  # ROLLUPS: policies for new series, tiers of touched ones
         return WriteSummary(self.written, self.created, len(self._touched), self.ignored)
 
     async def preflight(self, batch: Batch) -> None:
@@ -460,11 +464,16 @@ class BulkWriter:
         for (kind, first, last), reply in zip(sent.commands, replies, strict=True):
             if kind == "ensure":
                 self._ensured(batch.keys[first], reply)
+                # ROLLUPS: a created series may get tiers from a policy
+                self._tiers.ensured(
+                    batch.keys, first, reply, batch.labels.get(batch.keys[first], {})
+                )
             elif isinstance(reply, Exception):
                 self._reject_span(batch, np.arange(first, last), reply)
             else:
                 self._madd_reply(batch, first, last, reply, stored)
         self.written += int(stored.sum())
+        self._tiers.stored(batch.keys, batch.codes, batch.ts, stored)  # ROLLUPS
         self._trim_to_retention(batch, stored)
 
     def _ensured(self, key: str, reply: Any) -> None:

@@ -48,6 +48,7 @@ from tsdb.models import (
     SeriesPoints,
 )
 from tsdb.rejections import Rejections
+from tsdb.rollups import hooks as rollups
 
 if TYPE_CHECKING:
     from tsdb.bulk import Batch, BulkWriter, WriteSummary
@@ -104,6 +105,7 @@ class TimeSeriesStore:
         if config.duplicate_policy is None:
             config = replace(config, duplicate_policy=DEFAULT_DUPLICATE_POLICY)
         await self._call("TS.CREATE", key, *_config_args(config, True), refused=refused)
+        await rollups.created(self.client, key, config.labels)  # ROLLUPS: policies
 
     async def alter(self, key: str, config: SeriesConfig) -> None:
         """Change labels, retention, duplicate policy, chunk size... (TS.ALTER)."""
@@ -148,6 +150,7 @@ class TimeSeriesStore:
         if not await self.exists(key):
             raise SeriesNotFound(key)
         await self._call("DEL", key, key=key)
+        await rollups.dropped(self.client, key)  # ROLLUPS: its tiers go too
 
     async def keys(self, filters: Iterable[str] | None = None) -> list[str]:
         """Keys of the series matching the label filters (all series without a filter), sorted."""
@@ -156,7 +159,7 @@ class TimeSeriesStore:
             return sorted(found)
         with translate():
             keys = [k async for k in self.client.scan_iter(count=1000, _type="TSDB-TYPE")]
-        return sorted(set(keys))
+        return sorted(set(rollups.listed(keys)))  # ROLLUPS: tier series are not listed
 
     async def labels_of(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels of each of ``keys`` (pipelined TS.INFO); unknown keys are left out."""
@@ -243,6 +246,7 @@ class TimeSeriesStore:
         created = await self._call(
             "FCALL", SET_POINT, 1, key, t, v, key=key, refused=_refused_point
         )
+        await rollups.changed(self.client, key, [(t, t)])  # ROLLUPS
         return bool(created)
 
     async def delete_range(self, key: str, from_ts: int | None, to_ts: int | None) -> int:
@@ -252,6 +256,8 @@ class TimeSeriesStore:
         deleted = await self._call(
             "TS.DEL", key, _bound(from_ts, "-"), _bound(to_ts, "+"), key=key, refused=InvalidQuery
         )
+        if deleted:
+            await rollups.changed(self.client, key, [(from_ts, to_ts)])  # ROLLUPS
         return int(deleted)
 
     # -- reads ------------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""The calls the rest of the data layer makes so that tiers follow every change of raw data.
+
+- :class:`WriteTracker`: the bulk writer (every write path: per series, bulk, InfluxDB, jobs'
+  write-back) tells it what it created and stored; when the write finishes, new series that
+  a policy selects get their tiers, and the series with tiers have the buckets the write
+  touched recomputed and their tiers filled forward.
+- :func:`changed`: after ``PUT .../points/{t}`` and range deletes.
+- :func:`created`, :func:`dropped`: a series made (policies) or deleted (its tiers go too).
+- :func:`listed`: keeps tier series out of listings.
+
+A write is acknowledged once its tiers follow it; if updating them fails, the write fails
+(writing it again, as LAST duplicate policies allow, brings the tiers back in step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.connection import Client
+from tsdb.faults import translate
+from tsdb.keys import is_tsapi_series, rollup_policies_key, rollups_index_key
+from tsdb.rollups import maintain
+from tsdb.rollups.config import drop_tiers, load_rollups, set_tiers
+from tsdb.rollups.models import Rollups
+from tsdb.rollups.policies import load_policies, policy_for
+
+__all__ = ["WriteTracker", "changed", "created", "dropped", "listed"]
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 8
+"""Series whose tiers one finishing write updates at a time."""
+MAX_TS = 2**53 - 1
+
+
+def listed(keys: Iterable[str]) -> list[str]:
+    """``keys`` without the series tsapi keeps for itself (the parts of rollup tiers).
+
+    Listings that scan every series call this; label queries need nothing: tier series carry
+    only ``tsapi_`` labels, which no user's series can have, so only a filter that asks for
+    them by such a label finds them."""
+    return [k for k in keys if not is_tsapi_series(k)]
+
+
+class WriteTracker:
+    """What one bulk write created and stored, for the tiers of the series it touched.
+
+    ``labels`` are the writer's labels for series it creates (each batch may add its own).
+    """
+
+    def __init__(self, client: Client, labels: Mapping[str, str] | None = None) -> None:
+        self.client = client
+        self.labels = dict(labels or {})
+        self._active: bool | None = None  # any series with tiers, or any policy?
+        self._policies = False
+        self._rollups: dict[str, Rollups | None] = {}
+        self._runs: dict[str, list[tuple[int, int]]] = {}
+        self._stats: dict[str, tuple[int, int, int]] = {}  # key -> (count, first, last)
+        self._created: dict[str, dict[str, str]] = {}
+
+    async def prepare(self, keys: Sequence[str]) -> None:
+        """Learn which of ``keys`` (about to be written) have tiers."""
+        if self._active is None:
+            with translate():
+                pipe = self.client.pipeline(transaction=False)
+                pipe.exists(rollups_index_key())
+                pipe.exists(rollup_policies_key())
+                has_tiers, has_policies = await pipe.execute()
+            self._policies = bool(has_policies)
+            self._active = bool(has_tiers) or self._policies
+        if not self._active:
+            return
+        new = [k for k in keys if k not in self._rollups]
+        if new:
+            found = await load_rollups(self.client, new)
+            self._rollups.update({k: found.get(k) for k in new})
+
+    def ensured(
+        self, keys: Sequence[str], code: int, reply: Any, labels: Mapping[str, str]
+    ) -> None:
+        """The reply of ``tsapi_ensure`` for series ``keys[code]``: note it if it was created
+        (with ``labels`` on top of the writer's)."""
+        if self._policies and not isinstance(reply, Exception) and int(reply[0]) == 1:
+            self._created[keys[code]] = {**self.labels, **labels}
+
+    def stored(
+        self,
+        keys: Sequence[str],
+        codes: npt.NDArray[np.int64],
+        ts: npt.NDArray[np.int64],
+        stored: npt.NDArray[np.bool_],
+    ) -> None:
+        """Samples of a sorted batch (by series, then time) the server stored."""
+        if not self._active or not stored.any():
+            return
+        changes = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+        for start, end in zip(changes[:-1].tolist(), changes[1:].tolist(), strict=True):
+            key = keys[int(codes[start])]
+            rollups = self._rollups.get(key)
+            if rollups is None and key not in self._created:
+                continue
+            times = ts[start:end][stored[start:end]]
+            if not len(times):
+                continue
+            count, first, last = self._stats.get(key, (0, int(times[0]), int(times[-1])))
+            self._stats[key] = (
+                count + len(times),
+                min(first, int(times[0])),
+                max(last, int(times[-1])),
+            )
+            if rollups is not None:
+                self._runs.setdefault(key, []).extend(_runs(times, rollups.tiers[0].bucket_ms))
+
+    async def finish(self) -> None:
+        """Give new series their policy's tiers; bring the tiers of every series written up
+        to date."""
+        if not self._active:
+            return
+        if self._created:
+            policies = await load_policies(self.client)
+            for key, labels in self._created.items():
+                policy = policy_for(policies, labels)
+                if policy is not None:
+                    rollups = Rollups(policy.tiers, f"policy:{policy.name}")
+                    await set_tiers(self.client, key, rollups, backfill=False)
+                    self._rollups[key] = rollups
+        keys = [k for k, r in self._rollups.items() if r is not None and k in self._stats]
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def follow(key: str) -> None:
+            async with limit:
+                await self._follow(key)
+
+        await asyncio.gather(*(follow(k) for k in keys))
+
+    async def _follow(self, key: str) -> None:
+        rollups = self._rollups[key]
+        assert rollups is not None
+        runs = self._runs.get(key)
+        if runs:
+            await maintain.touch(self.client, key, rollups, runs)
+        count, first, last = self._stats[key]
+        await maintain.advance(self.client, key, rollups, density=count / (last - first + 1))
+
+
+def _runs(times: npt.NDArray[np.int64], bucket: int) -> list[tuple[int, int]]:
+    """``times`` (sorted) as ``(first, last)`` runs whose samples fall in adjacent buckets."""
+    index = times // bucket
+    breaks = np.flatnonzero(np.diff(index) > 1)
+    starts = np.r_[0, breaks + 1]
+    ends = np.r_[breaks, len(times) - 1]
+    return list(zip(times[starts].tolist(), times[ends].tolist(), strict=True))
+
+
+async def changed(
+    client: Client, key: str, ranges: Sequence[tuple[int | None, int | None]]
+) -> None:
+    """Raw samples of ``key`` changed in ``ranges`` (inclusive; None: open): recompute the
+    tier buckets they touch, and fill forward."""
+    rollups = (await load_rollups(client, [key])).get(key)
+    if rollups is None:
+        return
+    bounded = [(0 if a is None else a, MAX_TS if z is None else min(z, MAX_TS)) for a, z in ranges]
+    await maintain.touch(client, key, rollups, bounded)
+    await maintain.advance(client, key, rollups, density=await _density(client, key))
+
+
+async def _density(client: Client, key: str) -> float:
+    """Raw samples per ms of ``key``, on average."""
+    with translate():
+        info = await client.execute_command("TS.INFO", key)
+    info = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=False))
+    total = int(info.get("totalSamples", 0))
+    if total < 2:
+        return 1e-9
+    return total / max(1, int(info["lastTimestamp"]) - int(info["firstTimestamp"]))
+
+
+async def created(client: Client, key: str, labels: Mapping[str, str] | None) -> None:
+    """A series was created with ``labels``: give it the tiers of a policy that selects it."""
+    with translate():
+        if not await client.exists(rollup_policies_key()):
+            return
+    policy = policy_for(await load_policies(client), labels or {})
+    if policy is not None:
+        rollups = Rollups(policy.tiers, f"policy:{policy.name}")
+        await set_tiers(client, key, rollups, backfill=False)
+
+
+async def dropped(client: Client, key: str) -> None:
+    """A series was deleted: its tiers go too."""
+    await drop_tiers(client, key)
