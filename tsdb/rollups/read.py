@@ -293,8 +293,12 @@ async def open_read(
     lasts += [c[1] for s in kept if (c := s.covers) is not None]
     if not firsts:
         return raw
-    start = max(query.from_ts or 0, min(firsts))
-    end = min(MAX_TIMESTAMP if query.to_ts is None else query.to_ts, max(lasts))
+    # nothing lies outside [first, last]: widen to whole requested buckets (tier grid) there
+    bucket, align = int(query.bucket_ms or 1), int(query.align or 0)
+    first = align + (min(firsts) - align) // bucket * bucket
+    last = align + ((max(lasts) - align) // bucket + 1) * bucket - 1
+    start = max(query.from_ts or 0, first, 0)
+    end = min(MAX_TIMESTAMP if query.to_ts is None else query.to_ts, last)
     if start > end:
         return raw
     chosen = usable(tiers.states, query, start, end)
