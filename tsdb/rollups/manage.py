@@ -54,7 +54,7 @@ async def describe(store: TimeSeriesStore, key: str) -> dict[str, Any]:
     body["tiers"] = [
         {
             **state.tier.as_dict(),
-            "covers": _covers(state),
+            "covers": _covers(state, size.pop("first")),
             "filled_to": state.hi,
             **size,
         }
@@ -63,9 +63,14 @@ async def describe(store: TimeSeriesStore, key: str) -> dict[str, Any]:
     return body
 
 
-def _covers(state: TierState) -> dict[str, int] | None:
+def _covers(state: TierState, first: int | None) -> dict[str, int] | None:
+    """What the tier answers for, from its first bucket with data (it also answers, with
+    nothing, for the time before: there is no data there)."""
     covers = state.covers
-    return None if covers is None else {"from": covers[0], "to": covers[1]}
+    if covers is None:
+        return None
+    start = covers[0] if first is None else max(covers[0], min(first, covers[1]))
+    return {"from": start, "to": covers[1]}
 
 
 async def _sizes(
@@ -81,9 +86,11 @@ async def _sizes(
     sizes = []
     for i, state in enumerate(states):
         infos = [r for r in replies[i * len(PARTS) : (i + 1) * len(PARTS)] if isinstance(r, dict)]
+        total = int(infos[0].get("totalSamples", 0)) if infos else 0
         sizes.append(
             {
-                "buckets": int(infos[0].get("totalSamples", 0)) if infos else 0,
+                "first": int(infos[0]["firstTimestamp"]) if total else None,
+                "buckets": total,
                 "memory_bytes": sum(int(r.get("memoryUsage", 0)) for r in infos),
                 "series": [part_key(key, state.tier, p) for p in PARTS],
             }
