@@ -20,6 +20,7 @@ from tsdb.rollups.config import load_rollups
 from tsdb.rollups.models import TierChoice
 from tsdb.rollups.plan import friendly_bucket
 from tsdb.rollups.read import TieredRead, open_read
+from tsdb.rollups.read import count_samples as tiered_count
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
 from tsdb.transforms import (
@@ -135,7 +136,8 @@ async def _planned_bucket(
         return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
-        counts = await asyncio.gather(*(count_samples(store, k, low, high, query) for k in keys))
+        count = count_samples if options.tier == TierChoice.RAW else tiered_count  # ROLLUPS
+        counts = await asyncio.gather(*(count(store, k, low, high, query) for k in keys))
         if max(counts, default=0) <= max_points:
             return query
         query = replace(query, aggregation=Aggregation.AVG)

@@ -259,7 +259,7 @@ class BulkWriter:
             self._defaults = await server_defaults(self.client)
         if len(batch):
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
-            await self._tiers.prepare([batch.keys[c] for c in _codes_in(batch)])  # ROLLUPS
+            await self._tiers.prepare(batch.keys, batch.codes, batch.ts)  # ROLLUPS
             if self.raw:
                 await self._send_raw(batch)
                 while len(self._pending) > 1:

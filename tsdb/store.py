@@ -115,6 +115,7 @@ class TimeSeriesStore:
             await self.info(key)  # nothing to change, but still 404 for unknown series
             return
         await self._call("TS.ALTER", key, *args, key=key)
+        await rollups.altered(self.client, key, config.retention_ms)  # ROLLUPS
 
     async def info(self, key: str) -> SeriesInfo:
         """What TS.INFO says about ``key``."""

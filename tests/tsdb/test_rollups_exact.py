@@ -11,8 +11,8 @@ them from sums of squares). Counts, minima, maxima, first and last values are ex
 from __future__ import annotations
 
 import contextlib
-import os
 import itertools
+import os
 from typing import Any
 
 import numpy as np

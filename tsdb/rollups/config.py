@@ -35,6 +35,7 @@ __all__ = [
     "drop_tiers",
     "function_keys",
     "load_rollups",
+    "note_retention",
     "part_key",
     "read_states",
     "set_tiers",
@@ -124,6 +125,8 @@ class SeriesTiers:
     states: tuple[TierState, ...]
     pending: bool
     version: int
+    raw_retention: int = 0
+    """The raw series' retention (ms; 0: forever), as tsapi last set it."""
 
 
 async def read_states(client: Client, key: str) -> SeriesTiers | None:
@@ -148,7 +151,13 @@ def states_of(rollups: Rollups, state: dict[Any, Any]) -> SeriesTiers | None:
         )
         for tier in rollups.tiers
     )
-    return SeriesTiers(rollups, states, "pending" in state, int(state.get("version", 0)))
+    return SeriesTiers(
+        rollups,
+        states,
+        "pending" in state,
+        int(state.get("version", 0)),
+        int(state.get("raw_retention", 0)),
+    )
 
 
 def _hi(value: str | None) -> int | None:
@@ -212,10 +221,19 @@ async def set_tiers(client: Client, key: str, rollups: Rollups, *, backfill: boo
         if backfill:
             pipe.hset(state, "pending", 1)
         pipe.hset(state, "tiers", tiers_arg(tiers))
+        pipe.hset(state, "raw_retention", int(info.get("retentionTime", 0)))
         pipe.hincrby(state, "version", 1)
         pipe.hset(rollups_index_key(), key, _encode(rollups))
         await pipe.execute()
     return backfill
+
+
+async def note_retention(client: Client, key: str, retention_ms: int) -> None:
+    """The raw series' retention changed: the tier functions need it (only if it has tiers)."""
+    state = rollup_state_key(key)
+    with translate():
+        if await client.exists(state):
+            await client.hset(state, "raw_retention", retention_ms)
 
 
 def _start(tier: Tier, total: int, last: int) -> int:

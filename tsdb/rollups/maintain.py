@@ -50,16 +50,17 @@ async def advance(
     density: float,
     force: bool = False,
     finish: bool = False,
+    until: int | None = None,
     on_step: Callable[[Advanced], None] | None = None,
 ) -> Advanced | None:
     """Fill the tiers of ``key`` forward until each reaches the bucket of the newest raw
-    sample (``force``: even while a backfill is pending; ``finish``: then clear it). ``density``
-    (raw samples per ms) sizes the steps; ``on_step`` hears after each. None: no tiers."""
+    sample, or the last bucket ending by ``until`` (``force``: even while a backfill is
+    pending; ``finish``: then clear it). ``density`` (raw samples per ms) sizes the steps;
+    ``on_step`` hears after each. None: no tiers."""
     span = span_for(density, len(rollups.tiers))
+    args = [span, int(force), int(finish)] + ([] if until is None else [until])
     while True:
-        reply = await _call(client, functions.ADVANCE, key, rollups, [
-            span, int(force), int(finish),
-        ])  # fmt: skip
+        reply = await _call(client, functions.ADVANCE, key, rollups, args)
         if reply is None:
             return None
         step = Advanced(reply[0] == 1, tuple(None if h < 0 else h for h in reply[1:]))

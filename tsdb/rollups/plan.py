@@ -67,9 +67,20 @@ def tiers_may_serve(query: RangeQuery) -> bool:
     )
 
 
-def pieces(start: int, end: int, tiers: Sequence[TierState]) -> list[Piece]:
+def pieces(
+    start: int,
+    end: int,
+    tiers: Sequence[TierState],
+    data: tuple[int, int] | None = None,
+) -> list[Piece]:
     """Cover ``[start, end]`` with the coarsest tiers first (``tiers`` coarsest first), finer
-    ones and raw samples for what each leaves out; pieces in time order."""
+    ones and raw samples for what each leaves out; pieces in time order.
+
+    A tier serves whole buckets inside the range; with ``data`` (the first and last time that
+    holds data anywhere, raw or tiers), also the bucket holding the first or last data when
+    the range starts before or ends after them (nothing lies beyond): a tier piece may then
+    start before ``start`` or end after ``end``, and its buckets count as the range's first
+    or last."""
     if start > end:
         return []
     if not tiers:
@@ -78,15 +89,21 @@ def pieces(start: int, end: int, tiers: Sequence[TierState]) -> list[Piece]:
     covers = state.covers
     b = state.tier.bucket_ms
     if covers is None:
-        return pieces(start, end, finer)
-    lo = max(-(-start // b) * b, covers[0])  # whole tier buckets only
-    hi = min((end + 1) // b * b, covers[1] + 1, MAX_TS)
-    if lo >= hi:
-        return pieces(start, end, finer)
+        return pieces(start, end, finer, data)
+    if data is not None and start <= data[0]:
+        lo = max(data[0] // b * b, covers[0])
+    else:
+        lo = max(-(-start // b) * b, covers[0])  # whole tier buckets only
+    if data is not None and end >= data[1]:
+        hi = min(data[1] // b * b + b, covers[1] + 1, MAX_TS)
+    else:
+        hi = min((end + 1) // b * b, covers[1] + 1, MAX_TS)
+    if lo >= hi or lo > end or hi <= start:
+        return pieces(start, end, finer, data)
     return [
-        *pieces(start, lo - 1, finer),
+        *pieces(start, lo - 1, finer, data),
         Piece(state, lo, hi - 1),
-        *pieces(hi, end, finer),
+        *pieces(hi, end, finer, data),
     ]
 
 

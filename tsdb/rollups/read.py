@@ -34,6 +34,7 @@ __all__ = [
     "WINDOW",
     "TierChoice",
     "TieredRead",
+    "count_samples",
     "iter_tiered_arrays",
     "open_read",
     "tiered_range",
@@ -58,6 +59,8 @@ class TieredRead:
     states: tuple[TierState, ...] = ()
     start: int = 0
     end: int = -1
+    data: tuple[int, int] | None = None
+    """First and last time holding data (raw or tiers): nothing lies outside."""
 
     async def pages(self, page: int = DEFAULT_PAGE) -> AsyncIterator[list[Point]]:
         """The answer in pages of at most ``page`` buckets, as :func:`iter_range` gives it."""
@@ -100,13 +103,14 @@ class TieredRead:
     async def _window(self, start: int, end: int) -> tuple[Any, Any]:
         aggregation = self._merged_as()
         for _ in range(ATTEMPTS):
-            plan = pieces(start, end, usable(self.states, self.query, self.start, self.end))
-            fetched = await self._fetch(plan)
+            chosen = usable(self.states, self.query, self.start, self.end)
+            plan = pieces(start, end, chosen, self.data)
+            fetched = await self._fetch(plan, start, end)
             if fetched is not None:
                 return merge(fetched, aggregation)
             await self._refresh()
         log.warning("tiers of %s kept changing during a read: raw samples answer", self.key)
-        fetched = await self._fetch([Piece(None, start, end)])
+        fetched = await self._fetch([Piece(None, start, end)], start, end)
         assert fetched is not None
         return merge(fetched, aggregation)
 
@@ -125,8 +129,9 @@ class TieredRead:
         self.tiers = fresh or self.tiers
         self.states = fresh.states if fresh is not None else ()
 
-    async def _fetch(self, plan: Sequence[Piece]) -> list[Partial] | None:
-        """Read every piece in one transaction; None if the tiers changed since planned."""
+    async def _fetch(self, plan: Sequence[Piece], start: int, end: int) -> list[Partial] | None:
+        """Read every piece of the window ``[start, end]`` in one transaction; None if the
+        tiers changed since planned."""
         parts = NEEDS[self._merged_as()]
         client = self.store.client
         pipe = client.pipeline(transaction=not isinstance(client, RedisCluster))
@@ -144,9 +149,11 @@ class TieredRead:
             return None
         partials: list[Partial] = []
         offset = 0
+        bucket, align = int(self.query.bucket_ms or 0), int(self.query.align or 0)
+        window = ((start - align) // bucket, (end - align) // bucket)
         for piece in plan:
             count = len(self._commands(piece, parts))
-            partial = self._partial(piece, parts, data[offset : offset + count])
+            partial = self._partial(piece, parts, data[offset : offset + count], window)
             if partial is None:
                 return None
             partials.append(partial)
@@ -195,16 +202,21 @@ class TieredRead:
         ]
 
     def _partial(
-        self, piece: Piece, parts: Sequence[Part], replies: Sequence[Any]
+        self,
+        piece: Piece,
+        parts: Sequence[Part],
+        replies: Sequence[Any],
+        window: tuple[int, int],
     ) -> Partial | None:
+        """A piece's rows with the requested bucket of each: a tier bucket reaching before
+        the window (or after) holds only data inside it (see :func:`pieces`)."""
         arrays = [np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in replies]
         if any(len(a) != len(arrays[0]) for a in arrays):
             return None  # parts out of step: never left so by the functions, but be safe
         bucket, align = int(self.query.bucket_ms or 0), int(self.query.align or 0)
         times = arrays[0][:, 0].astype(np.int64)
-        return Partial(
-            (times - align) // bucket, {p: a[:, 1] for p, a in zip(parts, arrays, strict=True)}
-        )
+        values = {p: a[:, 1] for p, a in zip(parts, arrays, strict=True)}
+        return Partial(np.clip((times - align) // bucket, *window), values)
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -276,40 +288,55 @@ async def open_read(
         pipe = client.pipeline(transaction=False)
         pipe.hget(rollups_index_key(), key)
         pipe.hgetall(rollup_state_key(key))
-        pipe.execute_command("TS.INFO", key)
-        index, state, info = await pipe.execute(raise_on_error=False)
-    if index is None or not state or isinstance(info, Exception):
+        pipe.execute_command("TS.RANGE", key, "-", "+", "COUNT", 1)
+        pipe.execute_command("TS.REVRANGE", key, "-", "+", "COUNT", 1)
+        index, state, oldest, newest = await pipe.execute(raise_on_error=False)
+    if index is None or not state or isinstance(oldest, Exception):
         return raw
     tiers = states_of(decode_rollups(index), state)
     if tiers is None:
         return raw
-    info = _as_map(info)
-    total = int(info.get("totalSamples", 0))
-    lasts = [int(info["lastTimestamp"])] if total else []
-    firsts = [int(info["firstTimestamp"])] if total else []
-    kept = [s for s in tiers.states if s.covers is not None]
-    if int(info.get("retentionTime", 0)) or not total:
-        firsts += [c[0] for s in kept if (c := s.covers) is not None]  # older than raw's retention
-    lasts += [c[1] for s in kept if (c := s.covers) is not None]
-    if not firsts:
+    data = await _data_span(store, key, tiers, oldest, newest)
+    if data is None:
         return raw
-    # nothing lies outside [first, last]: widen to whole requested buckets (tier grid) there
-    bucket, align = int(query.bucket_ms or 1), int(query.align or 0)
-    first = align + (min(firsts) - align) // bucket * bucket
-    last = align + ((max(lasts) - align) // bucket + 1) * bucket - 1
-    start = max(query.from_ts or 0, first, 0)
-    end = min(MAX_TIMESTAMP if query.to_ts is None else query.to_ts, last)
+    start = max(query.from_ts or 0, data[0])
+    end = min(MAX_TIMESTAMP if query.to_ts is None else query.to_ts, data[1])
     if start > end:
         return raw
     chosen = usable(tiers.states, query, start, end)
-    plan = pieces(start, end, chosen)
+    plan = pieces(start, end, chosen, data)
     names = {p.name for p in plan}
     if names == {RAW}:
         return raw
     served = tuple(
         [s.tier.name for s in chosen if s.tier.name in names] + ([RAW] if RAW in names else [])
     )
-    return TieredRead(store, key, query, served, tiers, tiers.states, start, end)
+    return TieredRead(store, key, query, served, tiers, tiers.states, start, end, data)
+
+
+async def _data_span(
+    store: TimeSeriesStore, key: str, tiers: SeriesTiers, oldest: Any, newest: Any
+) -> tuple[int, int] | None:
+    """The first and last time holding data, raw or in tiers (tiers hold data older than the
+    raw samples only where the raw series' retention dropped it)."""
+    firsts = [int(oldest[0][0])] if oldest else []
+    lasts = [int(newest[0][0])] if newest else []
+    kept = [s for s in tiers.states if s.covers is not None]
+    if kept and (tiers.raw_retention or not firsts):
+        with translate():
+            pipe = store.client.pipeline(transaction=False)
+            for state in kept:
+                counts = part_key(key, state.tier, Part.COUNT)
+                pipe.execute_command("TS.RANGE", counts, "-", "+", "COUNT", 1)
+                pipe.execute_command("TS.REVRANGE", counts, "-", "+", "COUNT", 1)
+            replies = await pipe.execute()
+        for state, first, last in zip(kept, replies[::2], replies[1::2], strict=True):
+            if first:
+                firsts.append(int(first[0][0]))
+                lasts.append(int(last[0][0]) + state.tier.bucket_ms - 1)
+    if not firsts:
+        return None
+    return min(firsts), max(lasts)
 
 
 async def tiered_range(
@@ -321,6 +348,26 @@ async def tiered_range(
     if read.tiers is None:
         return await store.range(key, read.query)
     return [point async for page in read.pages() for point in page]
+
+
+async def count_samples(
+    store: TimeSeriesStore, key: str, start: int, end: int, query: RangeQuery | None = None
+) -> int:
+    """:func:`tsdb.paging.count_samples`, counted from tiers where they can (one bucket
+    over the range: any tier's whole buckets inside it serve)."""
+    counted = replace(
+        query or RangeQuery(),
+        from_ts=start,
+        to_ts=end,
+        aggregation=Aggregation.COUNT,
+        bucket_ms=end - start + 1,
+        align=start,
+        bucket_timestamp=None,
+        empty=False,
+        count=None,
+        reverse=False,
+    )
+    return int(sum(b[1] for b in await tiered_range(store, key, counted)))
 
 
 async def iter_tiered_arrays(
