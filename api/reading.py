@@ -19,7 +19,7 @@ from tsdb.paging import count_samples, data_bounds, next_page, resolve_align
 from tsdb.rollups.config import load_rollups
 from tsdb.rollups.models import TierChoice
 from tsdb.rollups.plan import friendly_bucket
-from tsdb.rollups.read import TieredRead, open_read
+from tsdb.rollups.read import TieredRead, open_read, open_reads
 from tsdb.rollups.read import count_samples as tiered_count
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
@@ -316,7 +316,7 @@ async def multi_series_response(
     planned = resolve_align(await plan(store, keys, query.range, options)) if keys else query.range
     if keys:  # check the query before the answer starts: errors must not break a stream
         await store.range(keys[0], replace(planned, count=1))
-    reads = await asyncio.gather(*(open_read(store, k, planned, options.tier) for k in keys))
+    reads = await open_reads(store, keys, planned, options.tier)  # ROLLUPS
     meta = _meta(planned, options)
     served = sorted({name for read in reads for name in read.served}, key=_coarsest_first)
 

@@ -190,29 +190,6 @@ def test_series_and_points_made_in_the_ui_are_in_the_api(page: Page, api: httpx.
     page.wait(lambda: "No points yet" in page.find("table tbody").text, what="the emptied table")
 
 
-def test_with_api_keys_defined_the_page_sends_the_key_it_keeps(
-    page: Page,
-    api: httpx.Client,
-    seeded: dict[str, list[list[float]]],
-    worker_env: dict[str, str],
-) -> None:
-    made = subprocess.run(
-        [sys.executable, "-m", "tsapi", "keys", "create", "--name", "ui", "--scope", "read"],
-        env=worker_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token = made.stdout.strip()
-    page.wait(lambda: api.get("/v1/series").status_code == 401, what="keys being enforced")
-    assert api.get("/", headers={}).status_code == 200  # the page itself needs no key
-
-    page.open("#/series", api_key=token)
-    page.wait(lambda: len(_rows(page)) == len(seeded), what="series listed with the key")
-    page.wait(lambda: "…" not in page.find("#series-rows").text, what="rows filled in")
-    assert page.find("#api-key").get_attribute("value") == token
-
-
 def test_rollup_tiers_set_on_the_series_page_are_filled_and_serve_its_plot(
     page: Page,
     api: httpx.Client,
@@ -251,3 +228,26 @@ def test_rollup_tiers_set_on_the_series_page_are_filled_and_serve_its_plot(
         what="the plot served by tiers",
     )
     page.screenshot("series-rollups")
+
+
+def test_with_api_keys_defined_the_page_sends_the_key_it_keeps(
+    page: Page,
+    api: httpx.Client,
+    seeded: dict[str, list[list[float]]],
+    worker_env: dict[str, str],
+) -> None:
+    made = subprocess.run(
+        [sys.executable, "-m", "tsapi", "keys", "create", "--name", "ui", "--scope", "read"],
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = made.stdout.strip()
+    page.wait(lambda: api.get("/v1/series").status_code == 401, what="keys being enforced")
+    assert api.get("/", headers={}).status_code == 200  # the page itself needs no key
+
+    page.open("#/series", api_key=token)
+    page.wait(lambda: len(_rows(page)) == len(seeded), what="series listed with the key")
+    page.wait(lambda: "…" not in page.find("#series-rows").text, what="rows filled in")
+    assert page.find("#api-key").get_attribute("value") == token

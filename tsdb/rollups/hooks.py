@@ -79,6 +79,7 @@ class WriteTracker:
         self._queued: set[str] = set()  # series with a step waiting to start
         self._inflight: deque[dict[str, int]] = deque()  # sent batches: key -> oldest sample
         self._unfollowed: dict[str, int] = {}  # samples acknowledged since the last step
+        self._limit = asyncio.Semaphore(CONCURRENCY)  # steps running at once (connections)
 
     async def prepare(
         self, keys: Sequence[str], codes: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]
@@ -162,10 +163,9 @@ class WriteTracker:
         self._chains.clear()
         self._inflight.clear()
         keys = [k for k, r in self._rollups.items() if r is not None and k in self._stats]
-        limit = asyncio.Semaphore(CONCURRENCY)
 
         async def last_step(key: str) -> None:
-            async with limit:
+            async with self._limit:
                 await self._step(key)
 
         await asyncio.gather(*(last_step(k) for k in keys))
@@ -177,7 +177,8 @@ class WriteTracker:
         async def run() -> None:
             if previous is not None:
                 await previous
-            await step()
+            async with self._limit:
+                await step()
 
         task = asyncio.get_running_loop().create_task(run())
         task.add_done_callback(_retrieved)

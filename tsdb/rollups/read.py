@@ -11,6 +11,7 @@ exactly as before (:func:`tsdb.paging.iter_range`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ __all__ = [
     "count_samples",
     "iter_tiered_arrays",
     "open_read",
+    "open_reads",
     "tiered_range",
 ]
 
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 WINDOW = DEFAULT_PAGE
 """Requested buckets read and merged at a time."""
+OPENING = 8
+"""Series with tiers whose reads :func:`open_reads` prepares at a time (connections)."""
 ATTEMPTS = 3
 
 
@@ -339,6 +343,34 @@ async def _data_span(
     return min(firsts), max(lasts)
 
 
+async def open_reads(
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    query: RangeQuery,
+    tier: TierChoice = TierChoice.AUTO,
+) -> list[TieredRead]:
+    """:func:`open_read` for many series: one round trip finds those with tiers (the others
+    read raw samples), which are then opened a few at a time."""
+    query = resolve_align(query)
+    reads = [TieredRead(store, key, query, (RAW,)) for key in keys]
+    if tier == TierChoice.RAW or not tiers_may_serve(query) or not keys:
+        return reads
+    with translate():
+        indexed = await store.client.hmget(rollups_index_key(), list(keys))
+    limit = asyncio.Semaphore(OPENING)
+
+    async def opened(key: str) -> TieredRead:
+        async with limit:
+            return await open_read(store, key, query, tier)
+
+    chosen = [i for i, found in enumerate(indexed) if found is not None]
+    for i, read in zip(
+        chosen, await asyncio.gather(*(opened(keys[i]) for i in chosen)), strict=True
+    ):
+        reads[i] = read
+    return reads
+
+
 async def tiered_range(
     store: TimeSeriesStore, key: str, query: RangeQuery, tier: TierChoice = TierChoice.AUTO
 ) -> list[Point]:
@@ -382,9 +414,3 @@ async def iter_tiered_arrays(
     async for points in read.pages(page):
         array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         yield array[:, 0].astype(np.int64), np.ascontiguousarray(array[:, 1])
-
-
-def _as_map(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return {str(k): v for k, v in value.items()}
-    return {str(k): v for k, v in zip(value[::2], value[1::2], strict=False)}

@@ -21,7 +21,7 @@ from tsdb.models import Aggregation, Point, RangeQuery, SeriesInfo
 from tsdb.paging import bounds_of, count_samples
 from tsdb.rollups.config import load_rollups
 from tsdb.rollups.plan import friendly_bucket
-from tsdb.rollups.read import TieredRead, open_read
+from tsdb.rollups.read import TieredRead, open_reads
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso
 from workers.jobs.common import Selection, prepare_selection
@@ -81,7 +81,7 @@ async def _fetch(
     query = RangeQuery(
         from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=align
     )
-    reads = await asyncio.gather(*(open_read(store, k, query) for k in keys))
+    reads = await open_reads(store, keys, query)
     points = await asyncio.gather(*(_all(read) for read in reads))
     served.extend(list(read.served) for read in reads)
     counts = await asyncio.gather(*(_samples(store, info, start, end) for info in infos))
