@@ -39,7 +39,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+# The peer rows need victoria-metrics (and wrk): provision installs them when missing.
+bench: $(STAMP) provision
 	$(BIN)/python -m bench
 
 clean:

@@ -13,6 +13,7 @@ __all__ = ["jobs", "settings", "store"]
 STORE = "tsapi.store"
 SETTINGS = "tsapi.settings"
 JOBS = "tsapi.jobs"
+BREAKERS = "tsapi.breakers"
 
 
 def store() -> TimeSeriesStore:

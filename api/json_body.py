@@ -2,19 +2,27 @@
 
 A body sent as something other than ``application/json`` (or ``+json``) gets 415 with the
 same message everywhere, before validation could call it "not a valid dictionary"; a body
-that is not JSON gets 400.
+that is not JSON gets 400. A JSON body is then checked against the operation's schema in
+``/openapi.json`` (the document is the contract: JSON Schema's own rules, such as ``true``
+not being a number), before the route's model reads it.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from quart import Quart, current_app, request
 from quart_schema import DataSource
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
+from api.contract import OWN_BODY
 from api.errors import ApiError
+from tsdb.errors import InvalidInput
+
+VALIDATORS = "tsapi.body_validators"
 
 __all__ = ["install", "read_json_body", "require_json"]
 
@@ -43,7 +51,8 @@ async def read_json_body() -> Any:
 
 
 def install(app: Quart) -> None:
-    """Check the content type of every route validated with a JSON body model."""
+    """Check the content type of every route validated with a JSON body model, and its
+    body against the document."""
 
     @app.before_request
     async def json_bodies_are_json() -> None:
@@ -51,3 +60,41 @@ def install(app: Quart) -> None:
         schema = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
         if schema is not None and schema[1] == DataSource.JSON:
             require_json()
+            if getattr(view, OWN_BODY, False):
+                return
+            body = await request.get_json(silent=True)  # cached: the route reads it again
+            if body is None:
+                return  # not JSON at all: quart-schema answers 400
+            validator = _validators(app).get(getattr(view, "__name__", ""))
+            if validator is not None:
+                _check(validator, body)
+
+
+def _validators(app: Quart) -> dict[str, Any]:
+    """A validator of each operation's JSON body, by operationId (made once)."""
+    found: dict[str, Any] | None = app.extensions.get(VALIDATORS)
+    if found is None:
+        provider = app.extensions["QUART_SCHEMA"].openapi_provider
+        document = provider.contract(open_access=False)
+        found = {}
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                content = operation.get("requestBody", {}).get("content", {})
+                if "application/json" in content and operation.get("operationId"):
+                    schema = {
+                        **content["application/json"]["schema"],
+                        "components": document["components"],
+                    }
+                    found[operation["operationId"]] = jsonschema_rs.validator_for(schema)
+        app.extensions[VALIDATORS] = found
+    return found
+
+
+def _check(validator: Any, body: Any) -> None:
+    errors = [
+        {"field": "body" + "".join(f".{p}" for p in e.instance_path), "message": e.message}
+        for e in itertools.islice(validator.iter_errors(body), 20)
+    ]
+    if errors:
+        shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
+        raise InvalidInput(f"the body does not match the API's schema: {shown}", errors=errors)

@@ -6,13 +6,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from api.reading import ReadOptions, wants_csv
 from api.schemas import DurationIn, PageArgs, QueryArgs, RangeArgs, SeriesCreate, SeriesPatch
+from core.fields import Labels, check_time_in
 from tsdb.errors import InvalidInput
 from tsdb.models import MultiRangeQuery, RangeQuery, SeriesConfig
 from tsdb.timefmt import now_ms, parse_alignment, parse_bound, parse_duration, parse_timestamp
 
-__all__ = ["multi_range_query", "parse_points", "range_query", "series_config"]
+__all__ = ["check_labels", "multi_range_query", "parse_points", "range_query", "series_config"]
 
 
 def _retention(value: DurationIn | None, field: str) -> int | None:
@@ -51,12 +54,7 @@ def range_query(args: RangeArgs) -> RangeQuery:
         filter_by_value = (low, high)
     filter_by_ts: tuple[int, ...] = ()
     if args.filter_by_ts:
-        filter_by_ts = tuple(
-            parse_timestamp(item, "filter_by_ts", now)
-            for value in args.filter_by_ts
-            for item in value.split(",")
-            if item
-        )
+        filter_by_ts = tuple(parse_timestamp(t, "filter_by_ts", now) for t in args.filter_by_ts)
     align: int | str | None = None
     if args.align is not None:
         align = (
@@ -64,9 +62,12 @@ def range_query(args: RangeArgs) -> RangeQuery:
             if args.align in ("start", "end")
             else parse_alignment(args.align, "align", now)
         )
+    from_ts, to_ts = parse_bound(args.from_, "from", now), parse_bound(args.to, "to", now)
+    if (align == "start" and from_ts is None) or (align == "end" and to_ts is None):
+        align = None  # aligned to an open end: the module's default (epoch 0)
     return RangeQuery(
-        from_ts=parse_bound(args.from_, "from", now),
-        to_ts=parse_bound(args.to, "to", now),
+        from_ts=from_ts,
+        to_ts=to_ts,
         reverse=args.reverse,
         latest=args.latest,
         filter_by_ts=filter_by_ts,
@@ -131,7 +132,7 @@ def parse_points(items: Sequence[Any], now: int | None = None) -> tuple[list[int
             errors.append(_err(index, "t", "missing timestamp"))
             continue
         try:
-            ts = parse_timestamp(t, "t", now)
+            ts = parse_timestamp(check_time_in(t), "t", now)
         except InvalidInput as exc:
             errors.append(_err(index, "t", str(exc)))
             continue
@@ -150,6 +151,23 @@ def parse_points(items: Sequence[Any], now: int | None = None) -> tuple[list[int
             errors=errors[:1000],
         )
     return times, values
+
+
+_LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(Labels)
+
+
+def check_labels(raw: Any) -> dict[str, str]:
+    """Labels from a hand-read body, by the rules of :data:`core.fields.Labels`."""
+    try:
+        return _LABELS.validate_python(raw, strict=True)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "labels must map label names to label values",
+            errors=[
+                {"field": "labels." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ],
+        ) from None
 
 
 def _err(index: int, field: str, message: str) -> dict[str, Any]:

@@ -13,12 +13,20 @@ import orjson
 from quart import Response, request
 
 from api.responses import dumps, json_response
+from api.streaming import streamed_response
 from tsdb.errors import InvalidQuery
-from tsdb.models import Aggregation, BucketTimestamp, MultiRangeQuery, Point, RangeQuery
+from tsdb.models import (
+    Aggregation,
+    BucketTimestamp,
+    MultiRangeQuery,
+    Point,
+    RangeQuery,
+    SeriesPoints,
+)
 from tsdb.paging import count_samples, data_bounds, next_page, resolve_align
 from tsdb.rollups.config import load_rollups
 from tsdb.rollups.models import TierChoice
-from tsdb.rollups.plan import friendly_bucket
+from tsdb.rollups.plan import RAW, friendly_bucket
 from tsdb.rollups.read import TieredRead, open_read, open_reads
 from tsdb.rollups.read import count_samples as tiered_count
 from tsdb.store import TimeSeriesStore
@@ -39,6 +47,9 @@ __all__ = ["ReadOptions", "multi_series_response", "plan", "single_series_respon
 
 CSV = "text/csv"
 MAX_EMPTY_BUCKETS = 1_000_000
+MRANGE_POINTS = 500_000
+"""Rows a multi-series answer may hold to come from one TS.MRANGE (no per-series round trip
+and Python work); larger answers are streamed series by series in bounded memory."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,11 @@ def wants_csv(format_param: str | None) -> bool:
 
 
 async def plan(
-    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery, options: ReadOptions
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    query: RangeQuery,
+    options: ReadOptions,
+    filters: Sequence[str] | None = None,
 ) -> RangeQuery:
     """Pick the bucket when ``max_points`` asks for it (or an aggregation comes without one).
 
@@ -110,19 +125,41 @@ async def plan(
         raise InvalidQuery("fn is computed oldest first: it cannot be combined with reverse")
     if options.fill is not None:
         query = replace(query, empty=True)
-    query = await _planned_bucket(store, keys, query, options)
+    query = await _planned_bucket(store, keys, query, options, filters)
     if query.empty and query.aggregation is not None and query.bucket_ms:
-        bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
+        bounds = await _bounds(store, keys, query.from_ts, query.to_ts, filters)
         if bounds and (bounds[1] - bounds[0]) // query.bucket_ms > MAX_EMPTY_BUCKETS:
-            raise InvalidQuery(
-                f"empty/fill over this range would make more than {MAX_EMPTY_BUCKETS} buckets: "
-                "use a larger bucket or max_points"
-            )
+            # too many empty buckets to report: widen the bucket (the answer's bucket_ms)
+            span = bounds[1] - bounds[0] + 1
+            query = replace(query, bucket_ms=math.ceil(span / MAX_EMPTY_BUCKETS))
     return query
 
 
+async def _bounds(
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    start: int | None,
+    end: int | None,
+    filters: Sequence[str] | None,
+) -> tuple[int, int] | None:
+    """Concrete bounds of a read: of the series ``filters`` select in two commands, else of
+    ``keys`` one by one."""
+    if filters and (start is None or end is None):
+        found = await store.bounds_matching(filters)
+        if found is None:
+            return None
+        low = start if start is not None else found[0]
+        high = end if end is not None else found[1]
+        return (low, high) if low <= high else None
+    return await data_bounds(store, keys, start, end)
+
+
 async def _planned_bucket(
-    store: TimeSeriesStore, keys: Sequence[str], query: RangeQuery, options: ReadOptions
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    query: RangeQuery,
+    options: ReadOptions,
+    filters: Sequence[str] | None = None,
 ) -> RangeQuery:
     max_points = options.max_points
     if query.aggregation is not None and query.bucket_ms is None:
@@ -131,13 +168,18 @@ async def _planned_bucket(
         if options.max_points is not None and query.bucket_ms is not None:
             raise InvalidQuery("give either bucket or max_points, not both")
         return query
-    bounds = await data_bounds(store, keys, query.from_ts, query.to_ts)
-    if bounds is None:
-        return replace(query, aggregation=query.aggregation, bucket_ms=query.bucket_ms or 1)
+    bounds = await _bounds(store, keys, query.from_ts, query.to_ts, filters)
+    if bounds is None:  # no data: nothing to size the bucket on
+        if query.aggregation is None:
+            return query
+        return replace(query, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
-        count = count_samples if options.tier == TierChoice.RAW else tiered_count  # ROLLUPS
-        counts = await asyncio.gather(*(count(store, k, low, high, query) for k in keys))
+        if filters:  # many series: one TS.MRANGE counts them all
+            counts = list((await store.sample_counts(filters, low, high, query)).values())
+        else:
+            count = count_samples if options.tier == TierChoice.RAW else tiered_count  # ROLLUPS
+            counts = await asyncio.gather(*(count(store, k, low, high, query) for k in keys))
         if max(counts, default=0) <= max_points:
             return query
         query = replace(query, aggregation=Aggregation.AVG)
@@ -227,6 +269,12 @@ async def _first(
     return first, pages
 
 
+async def _chained(first: Rows, rest: AsyncIterator[Rows]) -> AsyncIterator[Rows]:
+    yield first
+    async for rows in rest:
+        yield rows
+
+
 async def single_series_response(
     store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
 ) -> Response:
@@ -237,12 +285,26 @@ async def single_series_response(
             query = replace(query, to_ts=options.cursor)
         else:
             query = replace(query, from_ts=options.cursor)
+    if options.cursor is not None and _crossed(query):  # a cursor past the range's other end
+        if options.csv:
+            return Response(b"t,v\n", mimetype=CSV)
+        return json_response({"key": key, **_meta(query, options), "points": [], "next": None})
     read = await open_read(store, key, query, options.tier)  # ROLLUPS: which tiers serve it
     meta = _meta(query, options, read.served)
     headers = _tier_header(query, read.served)
     if options.limit is not None:
         return await _one_page(store, key, query, options, meta, headers)
     first, pages = await _first(_pages(read, options))
+    second, pages = await _first(pages)
+    if second is None:  # one page: answered in one piece (a streamed body costs more sends)
+        mimetype = CSV if options.csv else "application/json"
+        if options.csv:
+            whole = b"t,v\n" + _csv_rows(first or [])
+            return Response(whole, mimetype=mimetype, headers=headers)
+        head = dumps({"key": key, **meta})[:-1] + b',"points":['
+        whole = head + (_json_rows(first) if first else b"") + b"]}"
+        return Response(whole, mimetype=mimetype, headers=headers)
+    pages = _chained(second, pages)
 
     async def body() -> AsyncIterator[bytes]:
         if options.csv:
@@ -262,12 +324,16 @@ async def single_series_response(
             separator = b","
         yield b"]}"
 
-    return Response(body(), mimetype=CSV if options.csv else "application/json", headers=headers)
+    return streamed_response(body(), csv=options.csv, headers=headers)
 
 
 def _tier_header(query: RangeQuery, served: Sequence[str]) -> dict[str, str] | None:
     """``X-Tiers``: which tiers served an aggregated read (for CSV answers too)."""
     return {"X-Tiers": ",".join(served)} if query.aggregation is not None else None
+
+
+def _crossed(query: RangeQuery) -> bool:
+    return query.from_ts is not None and query.to_ts is not None and query.from_ts > query.to_ts
 
 
 async def _one_page(
@@ -307,16 +373,23 @@ async def multi_series_response(
     if query.group_by is not None:
         return await _grouped(store, query, options)
     keys = await store.keys(query.filters)
+    planned = (
+        resolve_align(await plan(store, keys, query.range, options, query.filters))
+        if keys
+        else query.range
+    )
+    reads = await open_reads(store, keys, planned, options.tier)  # ROLLUPS
+    raw_only = all(read.tiers is None for read in reads)
+    if keys and raw_only and await _fits_one_reply(store, query.filters, planned, len(keys)):
+        return _whole(await store.mrange(replace(query, range=planned)), planned, options)
     labels: dict[str, dict[str, str]] = {}
     if query.with_labels or query.selected_labels:
         labels = await store.labels_of(keys)
         if query.selected_labels:
             wanted = set(query.selected_labels)
             labels = {k: {n: v for n, v in ls.items() if n in wanted} for k, ls in labels.items()}
-    planned = resolve_align(await plan(store, keys, query.range, options)) if keys else query.range
     if keys:  # check the query before the answer starts: errors must not break a stream
         await store.range(keys[0], replace(planned, count=1))
-    reads = await open_reads(store, keys, planned, options.tier)  # ROLLUPS
     meta = _meta(planned, options)
     served = sorted({name for read in reads for name in read.served}, key=_coarsest_first)
 
@@ -342,7 +415,7 @@ async def multi_series_response(
             yield b"]}"
 
     headers = _tier_header(planned, served) if keys else None
-    return Response(body(), mimetype=CSV if options.csv else "application/json", headers=headers)
+    return streamed_response(body(), csv=options.csv, headers=headers)
 
 
 def _served(read: TieredRead) -> dict[str, list[str]]:
@@ -352,16 +425,64 @@ def _served(read: TieredRead) -> dict[str, list[str]]:
 
 def _coarsest_first(name: str) -> tuple[int, int]:
     """Sort key of tier names: raw last, then by bucket, widest first."""
-    if name == "raw":
+    if name == RAW:
         return (1, 0)
     return (0, -parse_duration(name))
+
+
+async def _fits_one_reply(
+    store: TimeSeriesStore, filters: Sequence[str], query: RangeQuery, series: int
+) -> bool:
+    """True when the answer for ``series`` series surely holds at most MRANGE_POINTS rows, so
+    that one TS.MRANGE can bring it all (else series are streamed one at a time)."""
+    per_series: int | None = query.count
+    if (
+        query.aggregation is not None
+        and query.bucket_ms
+        and query.from_ts is not None
+        and query.to_ts is not None
+    ):
+        buckets = (query.to_ts - query.from_ts) // query.bucket_ms + 2
+        per_series = min(per_series or buckets, buckets)
+    if per_series is not None:
+        return series * per_series <= MRANGE_POINTS
+    if query.empty:
+        return False
+    counts = await store.sample_counts(filters, query.from_ts, query.to_ts)
+    return sum(counts.values()) <= MRANGE_POINTS
+
+
+def _whole(result: Sequence[SeriesPoints], query: RangeQuery, options: ReadOptions) -> Response:
+    """The answer of one TS.MRANGE (raw samples: no series has a tier that serves it), with
+    the transforms applied per series."""
+    series = []
+    for item in result:
+        transforms = options.transforms(query)
+        rows = [*pipeline(transforms, item.points), *finish(transforms)]
+        series.append((item.key, item.labels, rows))
+    headers = _tier_header(query, [RAW])
+    if options.csv:
+        body = b"key,t,v\n" + b"".join(_csv_rows(rows, f"{key},") for key, _, rows in series)
+        return Response(body, mimetype=CSV, headers=headers)
+    served = {"tiers": [RAW]} if query.aggregation is not None else {}
+    return json_response(
+        {
+            **_meta(query, options),
+            "series": [
+                {"key": k, "labels": ls, **served, "points": rows} for k, ls, rows in series
+            ],
+        },
+        headers=headers,
+    )
 
 
 async def _grouped(
     store: TimeSeriesStore, query: MultiRangeQuery, options: ReadOptions
 ) -> Response:
     keys = await store.keys(query.filters)
-    planned = await plan(store, keys, query.range, options) if keys else query.range
+    if not keys:  # nothing to group (TS.MRANGE would check the range as if there were)
+        return json_response({**_meta(query.range, options), "series": []})
+    planned = await plan(store, keys, query.range, options, query.filters)
     aligned = resolve_align(planned)
     result = await store.mrange(replace(query, range=aligned))
     series = []
@@ -374,7 +495,7 @@ async def _grouped(
         return Response(body, mimetype=CSV)
     return json_response(
         {
-            **_meta(planned, options, ["raw"]),  # GROUPBY/REDUCE: TS.MRANGE on raw samples
+            **_meta(planned, options, [RAW]),  # GROUPBY/REDUCE: TS.MRANGE on raw samples
             "series": [{"key": k, "labels": ls, "points": rows} for k, ls, rows in series],
         }
     )

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, RootModel, StrictFloat
 
-from core.fields import DurationIn, StrictModel, StrList, TimeIn
+from core.fields import (
+    MAX_TIME,
+    AlignIn,
+    BoundIn,
+    DurationIn,
+    FilterList,
+    LabelName,
+    Labels,
+    QueryBool,
+    RetentionIn,
+    RuleAlignIn,
+    SeriesKey,
+    StrictModel,
+    TimeIn,
+    as_list,
+    examples,
+)
 from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, Encoding, Reducer
 from tsdb.rollups.models import TierChoice
 from tsdb.transforms import FillPolicy, Function
+
+ChunkSize = Annotated[
+    int, Field(ge=48, le=1_048_576, multiple_of=8, description="Bytes per chunk, multiple of 8")
+]
+Value = Annotated[StrictFloat, Field(description="A finite number", examples=[21.5])]
+TimeList = Annotated[list[TimeIn], BeforeValidator(as_list), Field(max_length=128)]
+_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?"
 
 __all__ = [
     "DeleteResult",
@@ -22,8 +45,11 @@ __all__ = [
     "NoContent",
     "PageArgs",
     "PointIn",
+    "PointOut",
+    "PointPair",
     "PointValue",
     "PointsOut",
+    "PointsWithLabels",
     "Problem",
     "QueryArgs",
     "QueryOut",
@@ -38,7 +64,9 @@ __all__ = [
     "SeriesOut",
     "SeriesPatch",
     "StrictModel",
+    "Value",
     "WriteArgs",
+    "WritePointsBody",
     "WriteResult",
 ]
 
@@ -49,25 +77,35 @@ __all__ = [
 class SeriesCreate(StrictModel):
     """A new series. Only ``key`` is required."""
 
-    key: str = Field(description="Letters, digits and ':._-', at most 256 characters")
-    labels: dict[str, str] = Field(default_factory=dict)
-    retention: DurationIn | None = Field(None, description="Keep samples this long; 0 = forever")
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"key": "temp:austin", "labels": {"city": "austin"}, "retention": "30d"}]
+        }
+    }
+
+    key: SeriesKey
+    labels: Labels = Field(default_factory=dict)
+    retention: RetentionIn | None = Field(None, description="Keep samples this long; 0 = forever")
     duplicate_policy: DuplicatePolicy | None = None
-    chunk_size: int | None = Field(None, description="Bytes per chunk, multiple of 8")
+    chunk_size: ChunkSize | None = None
     encoding: Encoding | None = None
-    ignore_max_time_diff: DurationIn | None = None
-    ignore_max_val_diff: float | None = None
+    ignore_max_time_diff: RetentionIn | None = None
+    ignore_max_val_diff: Annotated[StrictFloat, Field(ge=0)] | None = None
 
 
 class SeriesPatch(StrictModel):
     """Changes to a series; ``labels`` replaces the whole label set."""
 
-    labels: dict[str, str] | None = None
-    retention: DurationIn | None = None
+    model_config = {
+        "json_schema_extra": {"examples": [{"labels": {"city": "austin", "unit": "C"}}]}
+    }
+
+    labels: Labels | None = None
+    retention: RetentionIn | None = None
     duplicate_policy: DuplicatePolicy | None = None
-    chunk_size: int | None = None
-    ignore_max_time_diff: DurationIn | None = None
-    ignore_max_val_diff: float | None = None
+    chunk_size: ChunkSize | None = None
+    ignore_max_time_diff: RetentionIn | None = None
+    ignore_max_val_diff: Annotated[StrictFloat, Field(ge=0)] | None = None
 
 
 class RuleOut(BaseModel):
@@ -102,7 +140,7 @@ class SeriesOut(BaseModel):
 class SeriesListArgs(StrictModel):
     """Filters and paging for the series list."""
 
-    filter: StrList | None = Field(None, description="Label filter, repeatable: city=austin")
+    filter: FilterList | None = None
     limit: int = Field(1000, ge=1, le=10_000)
     after: str | None = Field(None, description="Return keys after this one (the 'next' cursor)")
 
@@ -124,17 +162,48 @@ class PointIn(StrictModel):
     """One sample."""
 
     t: TimeIn
+    v: Value
+
+
+class PointOut(BaseModel):
+    """One sample as stored: epoch ms and value."""
+
+    t: int
     v: float
+
+
+PointPair = Annotated[tuple[TimeIn, Value], Field(description="[t, v]")]
+
+
+class PointsWithLabels(StrictModel):
+    """Points, and the labels of the series if this write creates it."""
+
+    points: list[PointIn | PointPair] = Field(min_length=1)
+    labels: Labels | None = None
+
+
+class WritePointsBody(
+    RootModel[
+        PointIn | Annotated[list[PointIn | PointPair], Field(min_length=1)] | PointsWithLabels
+    ]
+):
+    """One point, a list of points (objects or [t, v] pairs), or points with labels."""
+
+    model_config = examples(
+        [{"t": 1706702400000, "v": 21.5}, ["2024-01-31T12:01:00Z", 21.7]],
+    )
 
 
 class PointValue(StrictModel):
     """The value for ``PUT /v1/series/{key}/points/{t}``."""
 
-    v: float
+    model_config = examples({"v": 22.1})
+
+    v: Value
 
 
 class WriteArgs(StrictModel):
-    create: bool = Field(False, description="Create the series (with body labels) if missing")
+    create: QueryBool = Field(False, description="Create the series (with body labels) if missing")
 
 
 class IgnoredPoint(BaseModel):
@@ -164,20 +233,24 @@ class DeleteResult(BaseModel):
 class RangeArgs(StrictModel):
     """Every option of TS.RANGE, as query parameters."""
 
-    from_: TimeIn | None = Field(None, alias="from", description="Start (inclusive); '-' = first")
-    to: TimeIn | None = Field(None, description="End (inclusive); '+' = last")
-    agg: Aggregation | None = Field(None, description="Aggregator per bucket")
+    from_: BoundIn | None = Field(None, alias="from", description="Start (inclusive); '-' = first")
+    to: BoundIn | None = Field(None, description="End (inclusive); '+' = last")
+    agg: Aggregation | None = Field(None, description="Aggregator per bucket", examples=["avg"])
     bucket: DurationIn | None = Field(None, description="Bucket width with agg")
-    align: str | None = Field(
+    align: AlignIn | None = Field(
         None, description="Bucket alignment: start, end, a timestamp or a duration from the epoch"
     )
     bucket_timestamp: BucketTimestamp | None = None
-    empty: bool = Field(False, description="Report empty buckets too")
-    filter_by_value: str | None = Field(None, description="'min,max': keep values in range")
-    filter_by_ts: StrList | None = Field(None, description="Keep only these timestamps")
+    empty: QueryBool = Field(False, description="Report empty buckets too")
+    filter_by_value: str | None = Field(
+        None, pattern=f"^{_NUMBER},{_NUMBER}$", description="'min,max': keep values in range"
+    )
+    filter_by_ts: (
+        Annotated[list[TimeIn], BeforeValidator(as_list), Field(max_length=128)] | None
+    ) = Field(None, description="Keep only these timestamps (repeatable, at most 128)")
     count: int | None = Field(None, gt=0, description="At most this many samples/buckets")
-    reverse: bool = Field(False, description="Newest first (TS.REVRANGE)")
-    latest: bool = Field(False, description="Include the open bucket of a compaction")
+    reverse: QueryBool = Field(False, description="Newest first (TS.REVRANGE)")
+    latest: QueryBool = Field(False, description="Include the open bucket of a compaction")
     max_points: int | None = Field(
         None, ge=1, le=1_000_000, description="At most this many points: the API picks the bucket"
     )
@@ -197,7 +270,9 @@ class PageArgs(RangeArgs):
     """A range read as pages instead of one stream."""
 
     limit: int | None = Field(None, ge=1, le=1_000_000, description="Points per page")
-    cursor: int | None = Field(None, description="The 'next' value of the previous page")
+    cursor: int | None = Field(
+        None, ge=0, le=MAX_TIME, description="The 'next' value of the previous page"
+    )
 
 
 class PointsOut(BaseModel):
@@ -216,11 +291,15 @@ class PointsOut(BaseModel):
 class QueryArgs(RangeArgs):
     """A multi-series query: label filters plus every range option."""
 
-    filter: StrList = Field(description="Label filter, repeatable: city=austin, kind!=test")
-    group_by: str | None = Field(None, description="Group series by this label...")
-    reduce: Reducer | None = Field(None, description="...and reduce each group with this")
-    with_labels: bool = True
-    selected_labels: StrList | None = Field(None, description="Return only these labels")
+    filter: FilterList
+    group_by: LabelName | None = Field(None, description="Group series by this label...")
+    reduce: Reducer | None = Field(
+        None, description="...and reduce each group with this", examples=["max"]
+    )
+    with_labels: QueryBool = True
+    selected_labels: Annotated[list[LabelName], BeforeValidator(as_list)] | None = Field(
+        None, description="Return only these labels"
+    )
 
 
 class SeriesPointsOut(BaseModel):
@@ -237,10 +316,12 @@ class QueryOut(BaseModel):
 
 
 class LatestArgs(StrictModel):
-    filter: StrList = Field(description="Label filter, repeatable: city=austin, kind!=test")
-    latest: bool = Field(False, description="On a compacted series, the still-open bucket")
-    with_labels: bool = Field(True, description="Return each series' labels")
-    selected_labels: StrList | None = Field(None, description="Return only these labels")
+    filter: FilterList
+    latest: QueryBool = Field(False, description="On a compacted series, the still-open bucket")
+    with_labels: QueryBool = Field(True, description="Return each series' labels")
+    selected_labels: Annotated[list[LabelName], BeforeValidator(as_list)] | None = Field(
+        None, description="Return only these labels"
+    )
 
 
 class LatestItem(BaseModel):
@@ -260,14 +341,22 @@ class LatestOut(BaseModel):
 class RuleIn(StrictModel):
     """A compaction rule: aggregate the source into ``dest`` per bucket."""
 
-    dest: str
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"dest": "temp:austin:1h", "agg": "avg", "bucket": "1h"}]
+        }
+    }
+
+    dest: SeriesKey = Field(examples=["temp:austin:1h"])
     agg: Aggregation
     bucket: DurationIn
-    align: TimeIn = Field(
+    align: RuleAlignIn = Field(
         0, description="Bucket alignment: a timestamp, or a duration from the epoch (10m)"
     )
-    create_dest: bool = Field(True, description="Create the destination series if missing")
-    dest_labels: dict[str, str] = Field(default_factory=dict)
+    create_dest: bool = Field(
+        True, description="Create the destination series if missing (else 409)"
+    )
+    dest_labels: Labels = Field(default_factory=dict)
 
 
 class RulesOut(BaseModel):
@@ -290,6 +379,9 @@ class LabelsOut(BaseModel):
 class LabelValuesOut(BaseModel):
     label: str
     values: list[str]
+    counts: dict[str, int] | None = Field(
+        None, description="Series per value, in the order of values (with_counts=true only)"
+    )
 
 
 class DeletedPerSeries(BaseModel):

@@ -26,6 +26,7 @@ from bench.context import BenchContext
 from bench.data import make_samples
 from bench.ingest import run_ingest
 from bench.jobs import run_jobs
+from bench.peer import format_peer_table, run_peer
 from bench.rawrange import run_raw_range
 from bench.readers import run_readers
 from bench.report import (
@@ -178,6 +179,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="whole-range reads each way, tiered and raw (default: %(default)s)",
     )
     parser.add_argument(
+        "--skip-peer",
+        action="store_true",
+        help="skip the rows against VictoriaMetrics (listing and labels at 2 k to 1 M series...)",
+    )
+    parser.add_argument(
+        "--peer-max-series",
+        type=_positive,
+        default=1_000_000,
+        help="largest fleet in the peer rows (steps 2 k, 20 k, 200 k, 1 M; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--peer-runs",
+        type=_positive,
+        default=15,
+        help="repetitions of each peer read; the median counts (default: %(default)s)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -200,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         _say("interrupted; servers stopped")
         raise SystemExit(130) from None
     print(format_table(rows))
+    if "peer" in details:
+        print()
+        print(format_peer_table(details["peer"]["rows_objects"]))
+        details["peer"]["rows"] = [r.as_dict() for r in details["peer"].pop("rows_objects")]
     write_json(options.output, rows, details)
     _say(f"results written to {options.output}")
 
@@ -278,6 +300,13 @@ def run(options: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             rollups = run_rollups(ctx, options.rollup_points, options.rollup_runs, 10, 5)
             rows.extend(rollup_rows(rollups))
             details["rollups"] = asdict(rollups)
+    if not options.skip_peer:
+        with tempfile.TemporaryDirectory(prefix="tsapi-bench-peer-") as scratch:
+            _say("peer: tsapi and VictoriaMetrics, fresh servers, 2 k to 1 M series")
+            peer = run_peer(
+                Path(scratch), options.peer_runs, options.reader_seconds, options.peer_max_series
+            )
+        details["peer"] = {"rows_objects": peer.rows, "details": peer.details}
     if hasattr(os, "getloadavg"):
         details["environment"]["load_average_end"] = list(os.getloadavg())
     return rows, details

@@ -28,7 +28,7 @@ from bench.data import START_MS, STEP_MS, Samples
 from bench.raw import settle
 from bench.servers import running_api
 
-__all__ = ["ReaderRate", "ReaderTimes", "run_readers"]
+__all__ = ["ReaderRate", "ReaderTimes", "run_readers", "wrk_rate"]
 
 KEY = "bench:readers"
 WINDOW = 100
@@ -106,9 +106,9 @@ def _api_rate(
     settle(ctx.admin)
     pids = [] if pid is None else [pid, *_children(pid)]
     if wrk is not None:
-        _wrk(wrk, url + path, times.clients, WARM_UP)
+        wrk_rate(wrk, url + path, times.clients, WARM_UP)
         before, each = _cpu(ctx, pids), process_seconds(pids)
-        rate = _wrk(wrk, url + path, times.clients, times.seconds)
+        rate = wrk_rate(wrk, url + path, times.clients, times.seconds)
     else:
         asyncio.run(_httpx_rate(url, path, times.clients, WARM_UP))
         before, each = _cpu(ctx, pids), process_seconds(pids)
@@ -144,7 +144,7 @@ _WRK_PERCENTILE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILI
 _SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def _wrk(wrk: str, url: str, clients: int, seconds: float) -> ReaderRate:
+def wrk_rate(wrk: str, url: str, clients: int, seconds: float) -> ReaderRate:
     """``wrk`` with one thread and ``clients`` connections for ``seconds``."""
     done = subprocess.run(
         [wrk, "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", url],

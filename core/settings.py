@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -51,7 +53,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `tsapi serve` binds to.")
     port: int = Field(5000, ge=1, le=65535, description="Port `tsapi serve` listens on.")
-    server_workers: int = Field(1, ge=1, description="API server processes for `tsapi serve`.")
+    server_workers: int = Field(
+        2,
+        ge=1,
+        description="API server processes for `tsapi serve` (2 suits a 2-core machine that "
+        "also runs Redis: +35 % small reads over 1, bench/RESULTS.md).",
+    )
     max_body_bytes: int = Field(32 * MiB, ge=1024, description="Largest accepted request body.")
     request_timeout: float = Field(
         60.0, gt=0, description="Seconds a request handler may take before the client gets 504."
@@ -68,7 +75,26 @@ class Settings(BaseSettings):
     write_chunk_points: int = Field(
         10_000, ge=1, description="Samples per TS.MADD call when writing batches."
     )
-    redis_timeout: float = Field(10.0, gt=0, description="Seconds before a Redis call gives up.")
+    redis_timeout: float = Field(
+        5.0, gt=0, description="Seconds before a Redis call gives up (504); not retried."
+    )
+    redis_probe_interval: float = Field(
+        1.0,
+        gt=0,
+        description="While Redis is known to be down, requests fail at once (503) and one is let "
+        "through this often to see whether it is back.",
+    )
+    outage_log_interval: float = Field(
+        30.0,
+        gt=0,
+        description="While Redis is down, the API logs the first refused request, then one "
+        "summary line with a count this often.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Origins (https://host:port) whose pages may call the API from a browser; "
+        "'*' for any; empty (the default) sends no CORS headers.",
+    )
     job_timeout: int = Field(600, ge=1, description="Seconds a job may run before it is stopped.")
     job_retries: int = Field(
         2, ge=0, description="Retries of a job whose worker died or lost Redis mid-run."
@@ -85,6 +111,14 @@ class Settings(BaseSettings):
     config_refresh: float = Field(
         3.0, gt=0, description="Seconds between re-reads of the shared settings in Redis."
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        """``TSAPI_CORS_ORIGINS`` is a comma-separated list (a TOML file gives a list)."""
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
 
     @property
     def job_queue_url(self) -> str:

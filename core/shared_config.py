@@ -184,6 +184,7 @@ class SharedSettings:
         self.base = base
         self.current = base
         self._seen: dict[str, str] | None = None
+        self._unreachable = False
 
     async def refresh(self, client: Client) -> Settings:
         """Re-read the shared values; return the settings now in force.
@@ -193,8 +194,11 @@ class SharedSettings:
         try:
             shared = await read_shared(client)
         except StoreUnavailable as exc:
-            log.warning("%s; keeping the current settings", exc)
+            if not self._unreachable:  # once per outage, not at every refresh
+                log.warning("%s; keeping the current settings until Redis answers", exc)
+            self._unreachable = True
             return self.current
+        self._unreachable = False
         if shared != self._seen:
             self._seen = shared
             self.current = layered(self.base, shared)

@@ -4,9 +4,12 @@
 #    (Debian's libssl1.1 from the bullseye-security suite, pinned so nothing else comes from it);
 #  - chromium + chromium-driver for PNG plots (Bokeh export through selenium);
 #  - for the test suite: openssl (test certificates) and iproute2 (network-namespace hosts);
-#  - for make bench: wrk (concurrent readers);
+#  - for make bench: wrk (concurrent readers) and victoria-metrics (the peer it is measured against;
+#    the bench starts its own on loopback with temporary storage);
 #  - for the container images and tests: podman (with runc and netavark) and debootstrap, and a
-#    containers.conf drop-in that lets containers start on this kind of machine (see below).
+#    containers.conf drop-in that lets containers start on this kind of machine (see below);
+#  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
+#    against (tests start their own binary; the package's systemd service plays no part).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -16,12 +19,14 @@ ldconfig -p 2>/dev/null | grep -q 'libssl.so.1.1 ' || need_ssl=1
 command -v openssl >/dev/null || tools+=(openssl)
 command -v ip >/dev/null || tools+=(iproute2)
 command -v wrk >/dev/null || tools+=(wrk)  # make bench's concurrent readers
+command -v victoria-metrics >/dev/null || tools+=(victoria-metrics)  # make bench's peer
 # make images and the container tests (tests/containers)
 command -v podman >/dev/null || tools+=(podman)
 command -v runc >/dev/null || tools+=(runc)
 command -v catatonit >/dev/null || tools+=(catatonit)  # the pause process of `podman kube play` pods
 [ -x /usr/lib/podman/netavark ] || tools+=(netavark aardvark-dns)
 command -v debootstrap >/dev/null || tools+=(debootstrap)
+command -v prometheus >/dev/null || tools+=(prometheus)  # tests/promql's reference
 
 # crun fails on a hybrid cgroup layout, and podman's default ulimits ask for more than the
 # hard limits of some machines (`setrlimit ... Operation not permitted`): runc, cgroupfs and
@@ -46,7 +51,7 @@ network_backend = "netavark"'
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   containers_conf
-  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, podman and debootstrap are present"
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, victoria-metrics, podman, debootstrap and prometheus are present"
   exit 0
 fi
 
@@ -81,5 +86,15 @@ pkgs=()
 [ "$need_chromium" = 1 ] && pkgs+=(chromium chromium-driver)
 pkgs+=("${tools[@]}")
 $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  # The package's own service (port 9090) is not used: the tests start their own binary.
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+# Debian's victoria-metrics package enables a system service: the bench runs its own instead.
+if [[ " ${pkgs[*]} " == *" victoria-metrics "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now victoria-metrics >/dev/null 2>&1 || true
+fi
 containers_conf
 echo "provision: installed ${pkgs[*]}"

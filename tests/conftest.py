@@ -22,6 +22,10 @@ from tsdb.connection import connect
 from tsdb.embedded import EmbeddedRedis
 from tsdb.store import TimeSeriesStore
 
+# Servers the tests start run one process unless a test asks for more (the default, 2, is
+# for a machine that serves; here it would only double every server's start-up).
+os.environ.setdefault("TSAPI_SERVER_WORKERS", "1")
+
 
 def skip_or_fail_in_ci(reason: str) -> None:
     """Skip a test whose tool is missing here, but fail in CI, which installs every tool

@@ -124,9 +124,57 @@ def test_api_answers_503_while_redis_is_down_and_recovers(tmp_path: Path) -> Non
             assert http.get("/readyz").status_code == 503
             assert http.get("/healthz").status_code == 200
             redis_server.start()  # same port and data dir: the AOF brings the data back
-            back = http.get("/v1/series/k/points")
+            back_by = time.monotonic() + 5  # the API checks every TSAPI_REDIS_PROBE_INTERVAL
+            while (back := http.get("/v1/series/k/points")).status_code == 503:
+                assert time.monotonic() < back_by, "the API did not recover by itself"
+                time.sleep(0.1)
             assert back.status_code == 200
             assert back.json()["points"] == [[1, 1.0]]
     finally:
         stop_process(process)
         redis_server.stop()
+
+
+def _established(pid: int, port: int) -> int:
+    """Connections to ``port`` that process ``pid`` holds open (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01" and fields[9] in inodes:  # ESTABLISHED
+            count += 1
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)")
+def test_server_processes_share_connections_opened_at_once(redis_url: str) -> None:
+    port = free_port()
+    env = {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tsapi", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, timeout=40)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        servers = [int(c) for c in children]  # the server processes (and multiprocessing's own)
+        clients = [httpx.Client(base_url=base, timeout=10) for _ in range(32)]
+        try:
+            for client in clients:  # 32 keep-alive connections, opened one right after another
+                assert client.get("/healthz").status_code == 200
+            held = [_established(pid, port) for pid in servers]
+        finally:
+            for client in clients:
+                client.close()
+        busiest = sorted(held)[-2:]
+        assert sum(held) == 32 and min(busiest) >= 4, held  # both processes took some
+    finally:
+        stop_process(process)

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tsapi.config:config",
         "Show and change the settings every API process and worker shares (kept in Redis).",
     ),
+    "index": (
+        "tsapi.index:index",
+        "Check or rebuild the index of series and labels tsapi keeps in Redis.",
+    ),
     "health": (
         "tsapi_client.cli:health",
         "Check that the API is up and Redis ready.",

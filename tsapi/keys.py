@@ -37,6 +37,8 @@ def _limits(key: ApiKey) -> str:
     if key.prefix:
         parts.append(f"prefix {key.prefix}")
     parts.extend(f"filter {f}" for f in key.filters)
+    if key.rate_limit:
+        parts.append(f"{key.rate_limit:g}/s")
     return ", ".join(parts) or "-"
 
 
@@ -62,11 +64,25 @@ def keys() -> None:
     multiple=True,
     help="Only series whose labels match this filter (label=value...); repeatable.",
 )
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests per second for this key (instead of TSAPI_RATE_LIMIT).",
+)
 def create_key(
-    name: str, scopes: tuple[str, ...], prefix: str | None, filters: tuple[str, ...]
+    name: str,
+    scopes: tuple[str, ...],
+    prefix: str | None,
+    filters: tuple[str, ...],
+    rate_limit: float | None,
 ) -> None:
     """Make a key and print its token (on stdout, alone): it is shown this once."""
-    made = _run(lambda store: store.create(name, scopes, prefix=prefix, filters=filters))
+    made = _run(
+        lambda store: store.create(
+            name, scopes, prefix=prefix, filters=filters, rate_limit=rate_limit
+        )
+    )
     key = made.key
     click.echo(
         f"Created key {key.id} ({key.name}): scopes {', '.join(sorted(key.scopes))}; "

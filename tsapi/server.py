@@ -19,6 +19,7 @@ from api.security.exposure import open_bind_refusal
 from core.shared_config import redacted
 from tsapi.context import run_with_redis
 from tsapi.context import settings as load_settings
+from tsapi.processes import reuse_port_supported, serve_processes
 from tsdb.connection import check_module, connect
 from tsdb.embedded import LOOPBACK, EmbeddedCluster, EmbeddedRedis, EmbeddedRedisError
 from tsdb.errors import TsdbError
@@ -63,6 +64,17 @@ def serve(host: str | None, port: int | None, workers: int | None, insecure: boo
         raise click.ClickException(refusal)
     if insecure:
         os.environ["TSAPI_INSECURE"] = "true"  # read by the app in every server process
+    options = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    count = workers or settings.server_workers
+    if count > 1 and reuse_port_supported():
+        serve_processes(count, host or settings.host, port or settings.port, options)
+        return
     import uvicorn
 
     uvicorn.run(
@@ -70,12 +82,8 @@ def serve(host: str | None, port: int | None, workers: int | None, insecure: boo
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.server_workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        workers=count,
+        **options,  # type: ignore[arg-type]
     )
 
 

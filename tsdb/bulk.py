@@ -44,7 +44,13 @@ from tsdb.faults import (
 )
 from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
-from tsdb.models import DEFAULT_DUPLICATE_POLICY
+from tsdb.layout import IndexLayout
+from tsdb.models import (
+    CHUNK_GROWS_AT,
+    DEFAULT_DUPLICATE_POLICY,
+    LARGE_CHUNK_BYTES,
+    SMALL_CHUNK_BYTES,
+)
 from tsdb.rejections import Rejections
 from tsdb.rollups.hooks import WriteTracker
 
@@ -54,6 +60,10 @@ log = logging.getLogger(__name__)
 
 SEND_SAMPLES = 20_000
 """Samples encoded and sent at a time, so that Redis works while the next ones are encoded."""
+SEND_BUFFER = 4 << 20
+"""Bytes a writer may leave queued for the socket before it waits (see BulkWriter._send)."""
+ENSURE_KEYS = 500
+"""Series checked (and created) per ``tsapi_ensure`` call: one call blocks Redis a few ms."""
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -174,7 +184,8 @@ class _Sent:
     """Commands sent for one batch whose replies are still to be read."""
 
     batch: Batch  # sorted, the points the commands carry
-    commands: list[tuple[str, int, int]]  # ("create", code, 0) or ("madd", start, end)
+    commands: list[tuple[str, int, int]]  # ("ensure", group, 0) or ("madd", start, end)
+    groups: list[list[str]] = field(default_factory=list)  # the keys of each ensure command
 
 
 @guarded
@@ -213,6 +224,7 @@ class BulkWriter:
         self.create_options = list(create_options)
         self.madd_samples = max(1, madd_samples)
         self.raw = isinstance(client, Redis) if raw is None else raw and isinstance(client, Redis)
+        self.layout = IndexLayout(client)
         self.written = 0
         self.created = 0
         self.ignored = Rejections(rejections.pos_name)
@@ -221,6 +233,8 @@ class BulkWriter:
         self._create_failed: dict[str, str] = {}
         self._functions_missing = False
         self._touched: set[str] = set()
+        self._incoming: dict[str, int] = {}  # samples per series of the batch being sent
+        self._retaining = False  # some series has a retention window (see _trim_to_retention)
         self._pending: list[_Sent] = []
         self._conn: AbstractConnection | None = None
         self._defaults: ServerDefaults | None = None
@@ -258,6 +272,7 @@ class BulkWriter:
         if self.create and self._defaults is None:
             self._defaults = await server_defaults(self.client)
         if len(batch):
+            await self.layout.shards()  # a cluster's layout, to name each series' index
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
             await self._tiers.prepare(batch.keys, batch.codes, batch.ts)  # ROLLUPS
             if self.raw:
@@ -372,10 +387,13 @@ class BulkWriter:
         conn = await self._connection()
         commands: list[tuple[str, int, int]] = []
         payload: list[bytes | memoryview] = []
-        for code in self._to_ensure(batch):
-            key = batch.keys[code]
-            payload.append(_resp("FCALL", ENSURE, 1, key, *self._ensure_args(key, batch)))
-            commands.append(("ensure", code, 0))
+        groups: list[list[str]] = []
+        ensure = [batch.keys[c] for c in self._to_ensure(batch)]
+        for start in range(0, len(ensure), ENSURE_KEYS):
+            group = ensure[start : start + ENSURE_KEYS]
+            payload.append(_resp_text(*self._ensure_command(group, batch)).encode())
+            commands.append(("ensure", len(groups), 0))
+            groups.append(group)
         for start in range(0, len(batch), SEND_SAMPLES):
             end = min(start + SEND_SAMPLES, len(batch))
             body, offsets = _encode_samples(batch, start, end)
@@ -386,11 +404,24 @@ class BulkWriter:
                 commands.append(("madd", first, last))
             await self._send(conn, payload)
             payload = []
-        self._pending.append(_Sent(batch, commands))
+        self._pending.append(_Sent(batch, commands, groups))
 
     async def _send(self, conn: AbstractConnection, payload: list[bytes | memoryview]) -> None:
+        """Queue ``payload`` on the connection; wait for the socket only past SEND_BUFFER bytes.
+
+        redis-py's ``send_packed_command`` waits until the socket has taken everything, which
+        on loopback means until Redis has nearly worked through it: the next batch would only
+        be prepared once Redis is idle. Leaving up to a few batches in the transport's buffer
+        lets the two run side by side.
+        """
+        writer = getattr(conn, "_writer", None)
         with translate():
-            await conn.send_packed_command(payload, check_health=False)  # type: ignore[arg-type]
+            if writer is None or not conn.is_connected:
+                await conn.send_packed_command(payload, check_health=False)  # type: ignore[arg-type]
+                return
+            writer.writelines(payload)
+            if writer.transport.get_write_buffer_size() > SEND_BUFFER:
+                await writer.drain()
 
     async def _read_raw(self, sent: _Sent) -> None:
         conn = await self._connection()
@@ -409,10 +440,12 @@ class BulkWriter:
     async def _send_pipeline(self, batch: Batch) -> None:
         pipe = self.client.pipeline(transaction=False)
         commands: list[tuple[str, int, int]] = []
-        for code in self._to_ensure(batch):
-            key = batch.keys[code]
-            pipe.execute_command("FCALL", ENSURE, 1, key, *self._ensure_args(key, batch))
-            commands.append(("ensure", code, 0))
+        groups: list[list[str]] = []
+        for code in self._to_ensure(batch):  # one key per call: keys of any slot
+            group = [batch.keys[code]]
+            pipe.execute_command(*self._ensure_command(group, batch))
+            commands.append(("ensure", len(groups), 0))
+            groups.append(group)
         bounds = np.flatnonzero(np.diff(batch.codes)) + 1
         starts = [0, *bounds.tolist()]
         ends = [*bounds.tolist(), len(batch)]
@@ -428,31 +461,44 @@ class BulkWriter:
                 commands.append(("madd", first, last))
         with translate():
             replies = await pipe.execute(raise_on_error=False)
-        self._absorb(_Sent(batch, commands), replies)
+        self._absorb(_Sent(batch, commands, groups), replies)
         await self._check_functions()
 
     # -- replies -----------------------------------------------------------------------------------
 
     def _to_ensure(self, batch: Batch) -> list[int]:
-        """The codes of the batch's series this writer has not ensured yet (marked now)."""
-        wanted = [code for code in _codes_in(batch) if batch.keys[code] not in self._series]
-        for code in wanted:
-            self._series[batch.keys[code]] = _Series()
+        """The codes of the batch's series this writer has not ensured yet (marked now), with
+        how many of the batch's samples each gets (the chunk size of a new one depends on it)."""
+        self._incoming = {}
+        wanted: list[int] = []
+        for code, start, end in _runs(batch):
+            key = batch.keys[code]
+            if key not in self._series:
+                self._series[key] = _Series()
+                self._incoming[key] = end - start
+                wanted.append(code)
         return wanted
 
-    def _ensure_args(self, key: str, batch: Batch) -> list[str | int]:
-        """``tsapi_ensure``'s arguments: whether to create, then TS.CREATE's options."""
-        if not self.create:
-            return ["0"]
-        args: list[str | int] = ["1", *self.create_options]
-        if _option(args, "DUPLICATE_POLICY") is None:
-            args += ["DUPLICATE_POLICY", DEFAULT_DUPLICATE_POLICY.value.upper()]
-        labels = {**self.labels, **batch.labels.get(key, {})}
-        if labels:
-            args.append("LABELS")
+    def _ensure_command(self, keys: list[str], batch: Batch) -> list[str | int]:
+        """The ``tsapi_ensure`` call for ``keys`` (one index: one node on a cluster)."""
+        args: list[str | int] = ["FCALL", ENSURE, len(keys), *keys]
+        args += [self.layout.prefix_of_now(keys[0]), "1" if self.create else "0", *_CHUNKS]
+        options = self._options if self.create else []
+        args += [len(options), *options]
+        for key in keys:
+            labels = {**self.labels, **batch.labels.get(key, {})} if self.create else {}
+            args += [self._incoming.get(key, 0), 2 * len(labels)]
             for name, value in labels.items():
                 args += [name, value]
         return args
+
+    @property
+    def _options(self) -> list[str | int]:
+        """TS.CREATE's options for new series (tsapi's default duplicate policy added)."""
+        options: list[str | int] = list(self.create_options)
+        if _option(options, "DUPLICATE_POLICY") is None:
+            options += ["DUPLICATE_POLICY", DEFAULT_DUPLICATE_POLICY.value.upper()]
+        return options
 
     def _create_policy(self) -> str:
         return _option(self.create_options, "DUPLICATE_POLICY") or DEFAULT_DUPLICATE_POLICY.value
@@ -463,11 +509,7 @@ class BulkWriter:
         stored = np.zeros(len(batch), dtype=bool)
         for (kind, first, last), reply in zip(sent.commands, replies, strict=True):
             if kind == "ensure":
-                self._ensured(batch.keys[first], reply)
-                # ROLLUPS: a created series may get tiers from a policy
-                self._tiers.ensured(
-                    batch.keys, first, reply, batch.labels.get(batch.keys[first], {})
-                )
+                self._ensured_group(sent.groups[first], reply, batch)
             elif isinstance(reply, Exception):
                 self._reject_span(batch, np.arange(first, last), reply)
             else:
@@ -476,20 +518,31 @@ class BulkWriter:
         self._tiers.stored(batch.keys, batch.codes, batch.ts, stored)  # ROLLUPS
         self._trim_to_retention(batch, stored)
 
-    def _ensured(self, key: str, reply: Any) -> None:
-        series = self._series[key]
+    def _ensured_group(self, keys: list[str], reply: Any, batch: Batch) -> None:
         if isinstance(reply, Exception):
             if is_missing_function(reply):
                 self._functions_missing = True
-            self._create_failed[key] = module_message(reply)
+            for key in keys:
+                self._create_failed[key] = module_message(reply)
             return
-        state, retention, last = (int(x) for x in reply)
+        for i, key in enumerate(keys):
+            self._ensured(key, *reply[3 * i : 3 * i + 3])
+            # ROLLUPS: a created series may get tiers from a policy
+            self._tiers.ensured(key, int(reply[3 * i]) == 1, batch.labels.get(key, {}))
+
+    def _ensured(self, key: str, state: int, retention: Any, last: int) -> None:
+        series = self._series[key]
+        if state == -2:
+            self._create_failed[key] = module_message(Exception(retention))
+            return
+        retention, last = int(retention), int(last)
         if state == 1:
             self.created += 1
             assert self._defaults is not None
             series.retention = retention if retention >= 0 else self._defaults.retention_ms
         elif state == 0:
             series.retention, series.top = retention, (last or None)
+        self._retaining = self._retaining or series.retention > 0
 
     def _madd_reply(
         self, batch: Batch, first: int, last: int, reply: list[Any], stored: npt.NDArray[np.bool_]
@@ -517,15 +570,17 @@ class BulkWriter:
     def _trim_to_retention(self, batch: Batch, stored: npt.NDArray[np.bool_]) -> None:
         """Move the stored samples that a newer one pushed out of their series' retention
         window (the module drops them when the newer one arrives) from written to rejected."""
+        if not self._retaining:
+            return
         for code, start, end in _runs(batch):
             series = self._series.get(batch.keys[code])
+            if series is None or series.retention <= 0:
+                continue  # nothing can be pushed out: no need to know its newest sample
             picked = start + np.flatnonzero(stored[start:end])
-            if series is None or not len(picked):
+            if not len(picked):
                 continue
             newest = int(batch.ts[picked[-1]])
             series.top = newest if series.top is None else max(series.top, newest)
-            if series.retention <= 0:
-                continue
             kept = batch.take(picked)
             if series.held is not None:
                 kept = Batch.concat([series.held, kept])
@@ -670,12 +725,18 @@ def _key_part(key: str) -> str:
     return f"${len(key)}\r\n{key}\r\n"
 
 
-def _resp(*args: str | int | float) -> bytes:
+def _resp_text(*args: str | int | float) -> str:
+    """One command in RESP, as text (lengths counted in UTF-8 bytes)."""
     parts = [f"*{len(args)}\r\n"]
     for arg in args:
         text = str(arg)
-        parts.append(f"${len(text.encode())}\r\n{text}\r\n")
-    return "".join(parts).encode()
+        size = len(text) if text.isascii() else len(text.encode())
+        parts.append(f"${size}\r\n{text}\r\n")
+    return "".join(parts)
+
+
+_CHUNKS = (SMALL_CHUNK_BYTES, LARGE_CHUNK_BYTES, CHUNK_GROWS_AT)
+"""What ``tsapi_ensure`` needs to move a growing series to large chunks."""
 
 
 def _option(args: Sequence[Any], name: str) -> str | None:

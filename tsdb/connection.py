@@ -17,12 +17,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tsdb.breaker import Breaker, guarded_class
 from tsdb.errors import InvalidInput, ModuleMissing
 from tsdb.faults import translate
 
@@ -51,14 +52,18 @@ def is_cluster_url(url: str) -> bool:
 def connect(
     url: str,
     *,
-    socket_timeout: float = 10.0,
+    socket_timeout: float = 5.0,
     connect_timeout: float = 3.0,
     max_connections: int = 64,
+    breaker: Breaker | None = None,
 ) -> Client:
     """Make a client for ``url`` (nothing is sent until the first command).
 
     Replies use RESP3, so samples arrive as ints and floats without conversion.
-    Connection errors are retried twice with a short backoff before they surface.
+    Connection errors are retried twice with a short backoff before they surface; a timeout
+    is not retried (the command may have run, and a frozen Redis would be waited for again).
+    With a ``breaker`` (standalone Redis only), commands fail at once while Redis is known
+    to be unreachable (:mod:`tsdb.breaker`).
     """
     common: dict[str, Any] = {
         "protocol": 3,
@@ -66,7 +71,7 @@ def connect(
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": connect_timeout,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "retry_on_error": [RedisConnectionError],
         "health_check_interval": 30,
     }
     if is_cluster_url(url):
@@ -89,9 +94,20 @@ def connect(
             max_connections=max_connections,
             **common,
         )
-    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+    scheme = urlsplit(url).scheme
+    if scheme not in _CONNECTION_CLASSES:
         raise InvalidInput(f"unsupported Redis URL scheme in {url!r}")
+    if breaker is not None:
+        common["connection_class"] = guarded_class(_CONNECTION_CLASSES[scheme])
+        common["breaker"] = breaker
     return Redis.from_url(url, max_connections=max_connections, **common)
+
+
+_CONNECTION_CLASSES: dict[str, type] = {
+    "redis": Connection,
+    "rediss": SSLConnection,
+    "unix": UnixDomainSocketConnection,
+}
 
 
 async def check_module(client: Client) -> int:

@@ -14,7 +14,8 @@ here knows about HTTP. The tree::
     ├── WriteRejected           some points of a write were refused (each with its reason)
     └── StoreUnavailable        Redis unreachable or unable to serve, or the module missing
         ├── StoreTimeout        Redis did not answer in time
-        └── ModuleMissing
+        ├── ModuleMissing
+        └── IndexBusy           another process is rebuilding the series index
 
 redis-py's errors become these in one place: :mod:`tsdb.faults`.
 """
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from tsdb.rejections import Rejections
 
 __all__ = [
+    "DeleteRefused",
+    "IndexBusy",
     "InvalidInput",
     "InvalidQuery",
     "ModuleMissing",
@@ -129,3 +132,11 @@ class StoreTimeout(StoreUnavailable):
 
 class ModuleMissing(StoreUnavailable):
     """The Redis server answers but has no TimeSeries module loaded."""
+
+
+class IndexBusy(StoreUnavailable):
+    """Another process is rebuilding the series index."""
+
+
+class DeleteRefused(TsdbError):
+    """A delete tsapi does not send: it would crash the module (:mod:`tsdb.workarounds`)."""

@@ -78,7 +78,8 @@ IGNORED = (
 
 def module_message(exc: BaseException) -> str:
     """The module's message without its ``ERR``/``TSDB:`` prefixes."""
-    return str(exc).removeprefix("ERR ").removeprefix("TSDB: ")
+    message = str(exc).removeprefix("ERR ").removeprefix("TSDB: ")
+    return message.split(" script: ", 1)[0]  # errors raised inside tsapi's Redis functions
 
 
 def point_reason(exc: BaseException) -> str:

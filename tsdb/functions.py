@@ -14,10 +14,30 @@ from redis.asyncio import RedisCluster
 from tsdb.connection import Client
 from tsdb.faults import translate
 
-__all__ = ["ENSURE", "LIBRARY", "SET_POINT", "is_missing_function", "load_functions"]
+__all__ = [
+    "ALTER",
+    "CREATE",
+    "DELETE",
+    "ENSURE",
+    "INDEX_CLEAR",
+    "INDEX_SCAN",
+    "LABELS",
+    "LIBRARY",
+    "SERIES_SCAN",
+    "SET_POINT",
+    "is_missing_function",
+    "load_functions",
+]
 
 LIBRARY = (Path(__file__).with_name("functions.lua")).read_text()
 ENSURE = "tsapi_ensure"
+CREATE = "tsapi_create"
+ALTER = "tsapi_alter"
+DELETE = "tsapi_delete"
+INDEX_SCAN = "tsapi_index_scan"
+SERIES_SCAN = "tsapi_series_scan"
+LABELS = "tsapi_labels"
+INDEX_CLEAR = "tsapi_index_clear"
 SET_POINT = "tsapi_set_point"
 
 

@@ -11,10 +11,12 @@ series keys may not start with either.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from tsdb.errors import InvalidInput
 
 __all__ = [
+    "INDEX_PREFIX",
     "KEY_MAX_LENGTH",
     "KEY_PATTERN",
     "LABEL_PATTERN",
@@ -26,6 +28,7 @@ __all__ = [
     "artifact_index_key",
     "artifact_key",
     "config_key",
+    "index_prefix",
     "is_tsapi_series",
     "job_cancel_key",
     "job_dependents_key",
@@ -66,6 +69,8 @@ def validate_key(key: str, field: str = "key") -> str:
         raise InvalidInput(
             f"{field} {key!r} may only hold letters, digits and the characters ':._-{{}}'"
         )
+    if key in (".", ".."):
+        raise InvalidInput(f"{field} may not be '.' or '..' (they cannot be used in a URL path)")
     if key.startswith(RESERVED_PREFIXES):
         raise InvalidInput(
             f"{field} {key!r} uses a reserved prefix ({', '.join(RESERVED_PREFIXES)})"
@@ -77,7 +82,7 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
     """Check label names and values; return them as a new dict of strings."""
     checked: dict[str, str] = {}
     for name, value in labels.items():
-        if not isinstance(name, str) or not LABEL_PATTERN.fullmatch(name) or len(name) > 128:
+        if not isinstance(name, str) or not _valid_name(name):
             raise InvalidInput(
                 f"label name {name!r} must start with a letter or '_' and hold only letters, "
                 "digits and '_.:-' (at most 128 characters)"
@@ -90,17 +95,26 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidInput(f"label {name!r} must have a string value")
         text = str(value)
-        if (
-            not text
-            or len(text) > LABEL_VALUE_MAX_LENGTH
-            or not LABEL_VALUE_PATTERN.fullmatch(text)
-        ):
+        if not _valid_value(text):
             raise InvalidInput(
                 f"label {name!r} has an invalid value: it must be 1 to {LABEL_VALUE_MAX_LENGTH} "
                 "characters without quotes, '=', '!', '(', ')', ',' or control characters"
             )
         checked[name] = text
     return checked
+
+
+@lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    return len(name) <= LABEL_MAX_LENGTH and LABEL_PATTERN.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=65536)
+def _valid_value(text: str) -> bool:
+    """(Cached: a bulk write of many series repeats the same few values.)"""
+    return (
+        0 < len(text) <= LABEL_VALUE_MAX_LENGTH and LABEL_VALUE_PATTERN.fullmatch(text) is not None
+    )
 
 
 def artifact_key(job_id: str, name: str) -> str:
@@ -202,3 +216,17 @@ def is_tsapi_series(key: str) -> bool:
     """True for a series tsapi keeps for itself (the parts of rollup tiers): kept out of
     listings (users cannot make such keys: their prefix is reserved)."""
     return key.startswith(RESERVED_PREFIXES)
+
+
+INDEX_PREFIX = f"{PREFIX}index:"
+"""Where the series index lives (tsdb/index.py). Under a prefix ``P`` (:func:`index_prefix`):
+``P + "series"`` (sorted set of series keys), ``P + "names"`` (hash label name -> series
+count), ``P + "values:" + name`` (hash value -> series count), ``P + "meta"`` (hash: state,
+version, slots) and ``P + "lock"`` (held while it is rebuilt). tsdb/functions.lua spells
+the same suffixes."""
+
+
+def index_prefix(tag: str | None = None) -> str:
+    """The prefix of the series index: one per Redis, or per cluster node with ``tag`` (a
+    hash tag of a slot of that node, so that the index sits beside the node's series)."""
+    return INDEX_PREFIX if tag is None else f"{INDEX_PREFIX}{{{tag}}}:"

@@ -4,6 +4,9 @@ these."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
@@ -70,22 +73,46 @@ async def iter_range(
             yield points
         return
     remaining = query.count
-    while True:
-        size = page if remaining is None else min(page, remaining)
-        if size <= 0:
-            return
-        points = await store.range(key, replace(query, count=size))
-        if not points:
-            return
-        yield points
-        if remaining is not None:
-            remaining -= len(points)
-        if len(points) < size:
-            return
-        following = next_page(query, int(points[-1][0]))
-        if following is None:
-            return
-        query = following
+    size = page if remaining is None else min(page, remaining)
+    if size <= 0:
+        return
+    pending: asyncio.Future[list[Point]] | None = asyncio.ensure_future(
+        _read_page(store, key, replace(query, count=size))
+    )
+    try:
+        while pending is not None:
+            points = await pending
+            pending = None
+            if not points:
+                return
+            if remaining is not None:
+                remaining -= len(points)
+            following = next_page(query, int(points[-1][0])) if len(points) == size else None
+            if following is not None:
+                query = following
+                size = page if remaining is None else min(page, remaining)
+                if size > 0:  # Redis prepares the next page while this one is used
+                    pending = asyncio.ensure_future(
+                        _read_page(store, key, replace(query, count=size))
+                    )
+            yield points
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+
+
+async def _read_page(store: TimeSeriesStore, key: str, query: RangeQuery) -> list[Point]:
+    """One page; the cyclic garbage collector waits meanwhile (a page is 50,000 new lists,
+    which would otherwise set off several collections for nothing)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return await store.range(key, query)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def next_page(query: RangeQuery, last: int) -> RangeQuery | None:

@@ -7,6 +7,7 @@ exceptions of :mod:`tsdb.errors`.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -31,10 +32,21 @@ from tsdb.errors import (
 )
 from tsdb.faults import Refused, guarded, point_reason_text, translate
 from tsdb.filters import parse_filters
-from tsdb.functions import SET_POINT, load_functions
+from tsdb.functions import (
+    ALTER,
+    CREATE,
+    DELETE,
+    LABELS,
+    SET_POINT,
+    is_missing_function,
+    load_functions,
+)
+from tsdb.index import SeriesIndex
+from tsdb.index_build import ensure_index
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import (
     DEFAULT_DUPLICATE_POLICY,
+    SMALL_CHUNK_BYTES,
     Aggregation,
     DuplicatePolicy,
     Encoding,
@@ -49,6 +61,7 @@ from tsdb.models import (
 )
 from tsdb.rejections import Rejections
 from tsdb.rollups import hooks as rollups
+from tsdb.workarounds import check_delete_range
 
 if TYPE_CHECKING:
     from tsdb.bulk import Batch, BulkWriter, WriteSummary
@@ -68,6 +81,8 @@ class TimeSeriesStore:
     def __init__(self, client: Client, *, chunk_points: int = DEFAULT_CHUNK_POINTS) -> None:
         self.client = client
         self.chunk_points = chunk_points
+        self.index = SeriesIndex(client)
+        self.layout = self.index.layout
         self._functions_loaded = False
         self._defaults: ServerDefaults | None = None
 
@@ -92,6 +107,19 @@ class TimeSeriesStore:
                 return await self.client.execute_command(*args, target_nodes=node)
             return await self.client.execute_command(*args)
 
+    async def _fcall(
+        self, *args: Any, key: str | None = None, refused: Refused | None = None
+    ) -> Any:
+        """``FCALL`` one of tsapi's functions (loading them again if Redis lost them)."""
+        await self._load_functions()
+        try:
+            return await self._call("FCALL", *args, key=key, refused=refused)
+        except TsdbError as exc:
+            if not is_missing_function(exc.__cause__ or exc):
+                raise
+        await load_functions(self.client)
+        return await self._call("FCALL", *args, key=key, refused=refused)
+
     # -- series -----------------------------------------------------------------------------
 
     async def create(self, key: str, config: SeriesConfig | None = None) -> None:
@@ -104,7 +132,11 @@ class TimeSeriesStore:
         config = config or SeriesConfig()
         if config.duplicate_policy is None:
             config = replace(config, duplicate_policy=DEFAULT_DUPLICATE_POLICY)
-        await self._call("TS.CREATE", key, *_config_args(config, True), refused=refused)
+        if config.chunk_size is None:  # grows to large chunks once it holds many samples
+            config = replace(config, chunk_size=SMALL_CHUNK_BYTES)
+        args = _config_args(config, True)
+        prefix = await self.layout.prefix_of(key)
+        await self._fcall(CREATE, 1, key, prefix, *args, refused=refused)
         await rollups.created(self.client, key, config.labels)  # ROLLUPS: policies
 
     async def alter(self, key: str, config: SeriesConfig) -> None:
@@ -114,7 +146,8 @@ class TimeSeriesStore:
         if not args:
             await self.info(key)  # nothing to change, but still 404 for unknown series
             return
-        await self._call("TS.ALTER", key, *args, key=key)
+        prefix = await self.layout.prefix_of(key)
+        await self._fcall(ALTER, 1, key, prefix, *args, key=key)
         await rollups.altered(self.client, key, config.retention_ms)  # ROLLUPS
 
     async def info(self, key: str) -> SeriesInfo:
@@ -148,9 +181,10 @@ class TimeSeriesStore:
 
     async def delete(self, key: str) -> None:
         """Delete a series and its samples; rules into or out of it go with it."""
-        if not await self.exists(key):
+        validate_key(key)
+        prefix = await self.layout.prefix_of(key)
+        if not await self._fcall(DELETE, 1, key, prefix, key=key):
             raise SeriesNotFound(key)
-        await self._call("DEL", key, key=key)
         await rollups.dropped(self.client, key)  # ROLLUPS: its tiers go too
 
     async def keys(self, filters: Iterable[str] | None = None) -> list[str]:
@@ -158,24 +192,76 @@ class TimeSeriesStore:
         if filters:
             found = await self._call("TS.QUERYINDEX", *parse_filters(filters))
             return sorted(found)
+        indexed = await self.index.keys()
+        if indexed is not None:
+            return indexed
+        return await self._scan_keys()
+
+    async def page(
+        self, after: str | None, limit: int, filters: Iterable[str] | None = None
+    ) -> tuple[list[str], bool]:
+        """Up to ``limit`` series keys after ``after`` (matching ``filters``), sorted, and
+        whether more follow. Without filters it costs what it returns (the series index)."""
+        if not filters:
+            found = await self.index.page(after, limit)
+            if found is not None:
+                return found
+        keys = await self.keys(filters) if filters else await self._scan_keys()
+        if after is not None:
+            keys = keys[bisect.bisect_right(keys, after) :]
+        return keys[:limit], len(keys) > limit
+
+    async def _scan_keys(self) -> list[str]:
+        """Every series key by scanning the keyspace (when the index cannot answer)."""
         with translate():
             keys = [k async for k in self.client.scan_iter(count=1000, _type="TSDB-TYPE")]
         return sorted(set(rollups.listed(keys)))  # ROLLUPS: tier series are not listed
 
     async def labels_of(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Labels of each of ``keys`` (pipelined TS.INFO); unknown keys are left out."""
+        """Labels of each of ``keys`` (in one function call per node); unknown keys are left
+        out."""
         if not keys:
             return {}
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.execute_command("TS.INFO", key)
-        with translate():
-            replies = await pipe.execute(raise_on_error=False)
+        groups: dict[str, list[str]] = {}
+        if self.is_cluster:
+            await self.layout.shards()
+            for key in keys:
+                groups.setdefault(self.layout.prefix_of_now(key), []).append(key)
+        else:
+            groups[""] = list(keys)
+        found: dict[str, dict[str, str]] = {}
+        for prefix, group in groups.items():
+            replies = await self._labels_call(prefix, group)
+            for key, flat in zip(group, replies, strict=True):
+                if isinstance(flat, list):
+                    found[key] = dict(zip(flat[::2], flat[1::2], strict=True))
+        return {key: found[key] for key in keys if key in found}
+
+    async def labels_matching(
+        self, filters: Iterable[str], names: Sequence[str] | None = None
+    ) -> dict[str, dict[str, str]]:
+        """Labels (only ``names``, if given) of every series the filters select, in one
+        TS.MGET."""
+        args: list[Any] = ["TS.MGET"]
+        args += ["SELECTED_LABELS", *names] if names else ["WITHLABELS"]
+        reply = await self._call(*args, "FILTER", *parse_filters(filters), refused=InvalidQuery)
         return {
-            key: _as_map(_as_map(reply).get("labels") or {})
-            for key, reply in zip(keys, replies, strict=True)
-            if not isinstance(reply, Exception)
+            key: {k: v for k, v in _as_map(value[0]).items() if v is not None}
+            for key, value in _as_map(reply).items()
         }
+
+    async def _labels_call(self, prefix: str, keys: list[str]) -> list[Any]:
+        if not isinstance(self.client, RedisCluster):
+            return cast(list[Any], await self._fcall(LABELS, 0, *keys))
+        await self._load_functions()
+        shard = next(s for s in await self.layout.shards() if s.prefix == prefix)
+        with translate():
+            return cast(
+                list[Any],
+                await self.client.execute_command(
+                    "FCALL", LABELS, 0, *keys, target_nodes=shard.node
+                ),
+            )
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -254,6 +340,7 @@ class TimeSeriesStore:
         """Delete the samples of ``key`` between the bounds (inclusive); return how many."""
         validate_key(key)
         _check_bounds(from_ts, to_ts)
+        await check_delete_range(self, key, from_ts, to_ts)
         deleted = await self._call(
             "TS.DEL", key, _bound(from_ts, "-"), _bound(to_ts, "+"), key=key, refused=InvalidQuery
         )
@@ -304,6 +391,36 @@ class TimeSeriesStore:
         result.sort(key=lambda s: s.key)
         return result
 
+    async def bounds_matching(self, filters: Iterable[str]) -> tuple[int, int] | None:
+        """The first and the last timestamp over every series the filters select (one
+        TS.MRANGE and one TS.MREVRANGE of one sample each); None when they hold no sample."""
+        parsed = parse_filters(filters)
+        ends: list[int] = []
+        for command, pick in (("TS.MRANGE", min), ("TS.MREVRANGE", max)):
+            reply = await self._call(
+                command, "-", "+", "COUNT", 1, "FILTER", *parsed, refused=InvalidQuery
+            )
+            stamps = [int(v[-1][0][0]) for v in _as_map(reply).values() if v[-1]]
+            if not stamps:
+                return None
+            ends.append(pick(stamps))
+        return ends[0], ends[1]
+
+    async def sample_counts(
+        self,
+        filters: Iterable[str],
+        from_ts: int | None,
+        to_ts: int | None,
+        query: RangeQuery | None = None,
+    ) -> dict[str, int]:
+        """How many samples in [from, to] (passing ``query``'s value and time filters) each
+        series the filters select holds, counted by the server in one TS.MRANGE."""
+        args: list[Any] = ["TS.MRANGE", _bound(from_ts, "-"), _bound(to_ts, "+")]
+        args += _filter_args(query or RangeQuery())
+        args += ["ALIGN", 0, "AGGREGATION", "count", 1 << 62, "FILTER", *parse_filters(filters)]
+        reply = await self._call(*args, refused=InvalidQuery)
+        return {key: int(sum(b[1] for b in value[-1])) for key, value in _as_map(reply).items()}
+
     async def latest(
         self,
         filters: Iterable[str],
@@ -342,9 +459,10 @@ class TimeSeriesStore:
         validate_key(rule.dest, "dest")
         if source == rule.dest:
             raise InvalidInput("a series cannot be compacted into itself")
-        for key in (source, rule.dest):
-            if not await self.exists(key):
-                raise SeriesNotFound(key)
+        if not await self.exists(source):
+            raise SeriesNotFound(source)
+        if not await self.exists(rule.dest):  # the request's target exists: not a 404
+            raise RuleConflict(f"the destination series {rule.dest!r} does not exist")
         self.check_same_slot(source, rule.dest)
         args: list[Any] = ["TS.CREATERULE", source, rule.dest, "AGGREGATION"]
         args += [rule.aggregation.value, rule.bucket_ms]
@@ -376,11 +494,13 @@ class TimeSeriesStore:
             )
 
     async def prepare(self) -> None:
-        """Get Redis ready for tsapi: the cluster layout (on a cluster) and tsapi's functions.
-        Every process that writes calls it when it starts."""
+        """Get Redis ready for tsapi: the cluster layout (on a cluster), tsapi's functions, and
+        the series index (rebuilt when missing). Every process that writes calls it when it
+        starts."""
         await self.refresh_cluster()
         await load_functions(self.client)
         self._functions_loaded = True
+        await ensure_index(self.client)
 
     async def _default_policy(self) -> str:
         """The policy the module applies to a series without one (read once per store)."""

@@ -88,13 +88,20 @@ def parse_alignment(value: str | int, field: str = "align", now: int | None = No
     return parse_timestamp(value, field, now)
 
 
-def parse_bound(value: str | int | None, field: str, now: int | None = None) -> int | None:
+def parse_bound(
+    value: str | int | None, field: str, now: int | None = None, *, clamp: bool = True
+) -> int | None:
     """Parse a range bound: ``None``, ``-`` and ``+`` mean open (earliest / latest).
 
     A blank value counts as ``+`` too: an unencoded ``+`` in a query string arrives as a space.
+    With ``clamp``, a time before 1970 (``-100000d``, an old date) is the start of time and a
+    time past the largest timestamp is the end, instead of an error.
     """
     if value is None or (isinstance(value, str) and value.strip() in ("-", "+", "")):
         return None
+    if clamp and isinstance(value, str):
+        ms = _parse_text(value.strip(), field, now)
+        return min(max(ms, 0), MAX_TIMESTAMP)
     return parse_timestamp(value, field, now)
 
 

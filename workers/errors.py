@@ -17,6 +17,7 @@ __all__ = [
     "JobNotCancelable",
     "JobNotFinished",
     "JobNotFound",
+    "JobNotPossible",
     "ScheduleNotFound",
     "UnknownJobType",
 ]
@@ -60,3 +61,9 @@ class DependencyFailed(JobError):
 
 class JobCanceled(JobError):
     """Raised inside a running job when someone asked to cancel it."""
+
+
+class JobNotPossible(JobError):
+    """The job's params are well formed, but the data does not allow the job: too many or
+    too few series selected, no data or too much in the range, a written series that would
+    overwrite a source."""

@@ -7,8 +7,9 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from redis import Redis
+from redis import Connection, Redis, SSLConnection, UnixDomainSocketConnection
 from rq import Queue, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
@@ -16,6 +17,7 @@ from rq.job import JobStatus as RqStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from tsdb.breaker import Breaker, guarded_class
 from tsdb.connection import is_cluster_url
 from tsdb.errors import InvalidInput
 from tsdb.faults import guarded
@@ -31,14 +33,26 @@ ENTRY_POINT = "workers.runner.execute"
 ABANDONED = "the worker running this job stopped (killed or lost) before it finished"
 
 
-def connect_queue(url: str) -> Redis:
-    """A client for the job queue's Redis (RQ needs a plain, non-cluster Redis)."""
+def connect_queue(
+    url: str, *, socket_timeout: float = 5.0, breaker: Breaker | None = None
+) -> Redis:
+    """A client for the job queue's Redis (RQ needs a plain, non-cluster Redis); with a
+    ``breaker``, it fails at once while that Redis is known to be unreachable."""
     if is_cluster_url(url):
         raise InvalidInput(
             "the job queue cannot live on a Redis Cluster: set TSAPI_QUEUE_URL to a plain Redis"
         )
+    options: dict[str, Any] = {}
+    if breaker is not None:
+        scheme = urlsplit(url).scheme
+        base = {"rediss": SSLConnection, "unix": UnixDomainSocketConnection}.get(scheme, Connection)
+        options = {"connection_class": guarded_class(base), "breaker": breaker}
     return Redis.from_url(
-        url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+        url,
+        socket_connect_timeout=3,
+        socket_timeout=socket_timeout,
+        health_check_interval=30,
+        **options,
     )
 
 

@@ -98,3 +98,20 @@ def get(name: str) -> JobType[Any]:
     if name not in types:
         raise UnknownJobType(name, sorted(types))
     return types[name]
+
+
+def params_by_type(schema: dict[str, Any], definitions: dict[str, Any], ref_template: str) -> None:
+    """Make a request schema with ``type`` and ``params`` say exactly which params each job
+    type takes: ``type`` one of the registered names, and one ``oneOf`` branch per type
+    with its params' JSON Schema (their definitions go to ``definitions``)."""
+    branches = []
+    types = job_types()
+    for name, kind in types.items():
+        params = kind.params.model_json_schema(by_alias=True, ref_template=ref_template)
+        definitions.update(params.pop("$defs", {}))
+        branches.append({"properties": {"type": {"const": name}, "params": params}})
+    schema["properties"]["type"] = {
+        "enum": sorted(types),
+        "description": "A job type (GET /v1/job-types lists them with their params)",
+    }
+    schema["oneOf"] = branches

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from redis import Redis
 
 from core.settings import Settings
@@ -31,10 +31,27 @@ from workers import registry
 from workers.errors import JobError, ScheduleNotFound
 from workers.queue import JobQueue
 
-__all__ = ["Schedule", "ScheduleStore", "Ticker", "fire_due"]
+__all__ = ["CRON_PATTERN", "Schedule", "ScheduleStore", "Ticker", "fire_due"]
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_MS = 10_000
+_MINUTE = r"(?:[0-5]?[0-9])"
+_HOUR = r"(?:[01]?[0-9]|2[0-3])"
+_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_WEEKDAY = r"(?:[0-7])"
+
+
+def _cron_field(value: str) -> str:
+    item = rf"(?:\*|{value}(?:-{value})?)(?:/[1-9][0-9]{{0,2}})?"
+    return rf"{item}(?:,{item})*"
+
+
+CRON_PATTERN = (
+    "^" + " ".join(_cron_field(v) for v in (_MINUTE, _HOUR, _DAY, _MONTH, _WEEKDAY)) + "$"
+)
+"""Five cron fields (minute hour day month weekday) of numbers, ``*``, ranges, lists and
+steps: the grammar the API takes (a subset of what croniter reads)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,10 @@ def check_timing(cron: str | None, every: str | int | None) -> int | None:
     if cron is not None:
         if not croniter.is_valid(cron):
             raise InvalidInput(f"{cron!r} is not a cron expression (minute hour day month weekday)")
+        try:
+            next_run(cron, None, now_ms())
+        except CroniterBadDateError:
+            raise InvalidInput(f"{cron!r} never fires (no such date)") from None
         return None
     every_ms = parse_duration(every, "every")  # type: ignore[arg-type]
     if every_ms < MIN_INTERVAL_MS:

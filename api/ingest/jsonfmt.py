@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,11 @@ _SHAPES = (
 )
 CHUNK_POINTS = 25_000
 """Points converted at a time, so that writing starts while the rest is converted."""
+SMALL_GROUP_POINTS = 5_000
+"""Points of small series converted together: small enough that Redis works on one group's
+series while the next group is converted, and little is left for Redis alone at the end."""
+Columnar = tuple[str, list[Any], list[Any], dict[str, str]]
+"""One series of a columnar body: key, times, values, labels."""
 _ROW_FIELDS = {"key", "t", "v"}
 _COLUMNAR_FIELDS = {"key", "t", "v", "labels"}
 
@@ -125,6 +131,8 @@ class JsonParser:
         for key, pairs in doc.items():
             if not isinstance(pairs, list):
                 raise InvalidInput(f"series {key!r}: expected a list of [t, v] pairs; {_SHAPES}")
+            if not pairs:
+                raise InvalidInput(f"series {key!r} has no points")
         return self._pair_chunks(doc)
 
     def _pair_chunks(self, doc: dict[str, list[Any]]) -> Iterator[Batch]:
@@ -158,11 +166,25 @@ class JsonParser:
         items = [_columnar_item(number, item) for number, item in enumerate(series)]
         return self._columnar_chunks(items)
 
-    def _columnar_chunks(
-        self, items: list[tuple[str, list[Any], list[Any], dict[str, str]]]
-    ) -> Iterator[Batch]:
+    def _columnar_chunks(self, items: list[Columnar]) -> Iterator[Batch]:
         offset = 0
-        for key, t, v, labels in items:
+        group: list[Columnar] = []  # small series, converted together (one Batch per group)
+        group_start = group_size = 0
+        for item in items:
+            key, t, v, labels = item
+            if len(t) < CHUNK_POINTS:
+                if not group:
+                    group_start = offset
+                group.append(item)
+                group_size += len(t)
+                offset += len(t)
+                if group_size >= SMALL_GROUP_POINTS:
+                    yield self._small_series(group, group_start)
+                    group, group_size = [], 0
+                continue
+            if group:
+                yield self._small_series(group, group_start)
+                group, group_size = [], 0
             for start in range(0, len(t), CHUNK_POINTS):
                 end = start + CHUNK_POINTS
                 pos = np.arange(offset + start, offset + min(end, len(t)), dtype=np.int64)
@@ -171,6 +193,26 @@ class JsonParser:
                     batch.labels[key] = labels
                 yield batch
             offset += len(t)
+        if group:
+            yield self._small_series(group, group_start)
+
+    def _small_series(self, group: list[Columnar], start: int) -> Batch:
+        """The points of many small series in one batch (no numpy arrays per series)."""
+        table: dict[str, int] = {}
+        item_codes = [table.setdefault(key, len(table)) for key, _, _, _ in group]
+        codes = np.repeat(np.array(item_codes, dtype=np.int64), [len(t) for _, t, _, _ in group])
+        ts = list(chain.from_iterable(t for _, t, _, _ in group))
+        vs = list(chain.from_iterable(v for _, _, v, _ in group))
+        pos = np.arange(start, start + len(ts), dtype=np.int64)
+        keys = list(table)
+        times, t_errors = timestamps_from_objects(ts, self.now)
+        values, v_errors = values_from_objects(vs)
+        ok = np.ones(len(ts), dtype=bool)
+        self._reject(ok, pos, lambda i: keys[int(codes[i])], t_errors, v_errors, times, values)
+        labels = {key: labels for key, _, _, labels in group if labels}
+        if ok.all():
+            return Batch(keys, codes, times, values, pos, labels)
+        return Batch(keys, codes[ok], times[ok], values[ok], pos[ok], labels)
 
     def _series(self, key: str, t: list[Any], v: list[Any], pos: IntArray) -> Batch:
         """Points of one series."""
@@ -268,7 +310,7 @@ def _row_problem(d: Any) -> str | None:
     return None
 
 
-def _columnar_item(number: int, item: Any) -> tuple[str, list[Any], list[Any], dict[str, str]]:
+def _columnar_item(number: int, item: Any) -> Columnar:
     where = f"series {number}"
     if not isinstance(item, dict):
         raise InvalidInput(f'{where}: expected {{"key", "t": [...], "v": [...]}}')
@@ -284,7 +326,8 @@ def _columnar_item(number: int, item: Any) -> tuple[str, list[Any], list[Any], d
         raise InvalidInput(
             f"series {key!r}: t has {len(t)} entries but v has {len(v)}; they must match"
         )
-    labels = item.get("labels") or {}
-    if not isinstance(labels, dict):
-        raise InvalidInput(f"series {key!r}: labels must be an object of name: value")
+    labels = item.get("labels")
+    labels = {} if labels is None else labels
+    if not isinstance(labels, dict) or not all(isinstance(x, str) for x in labels.values()):
+        raise InvalidInput(f"series {key!r}: labels must be an object of name: value (strings)")
     return key, t, v, validate_labels(labels)

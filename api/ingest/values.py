@@ -19,8 +19,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.fields import MAX_TIME, check_time_in
 from tsdb.errors import InvalidInput
-from tsdb.timefmt import MAX_TIMESTAMP, parse_timestamp
+from tsdb.timefmt import parse_timestamp
 
 __all__ = [
     "MISSING_KEY",
@@ -49,7 +50,7 @@ FloatArray = npt.NDArray[np.float64]
 _NUMBER = re.compile(
     r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*|\s*[+-]?(?:nan|inf|infinity)\s*", re.I
 )
-_MAX_FLOAT_TS = float(MAX_TIMESTAMP)
+_MAX_FLOAT_TS = float(MAX_TIME)
 
 
 def _ts_reason(raw: Any, now: int) -> str | None:
@@ -64,14 +65,23 @@ def _ts_reason(raw: Any, now: int) -> str | None:
 
 
 def _ts_slow(
-    items: Any, rows: npt.NDArray[np.int64], out: npt.NDArray[np.int64], now: int, errors: Errors
+    items: Any,
+    rows: npt.NDArray[np.int64],
+    out: npt.NDArray[np.int64],
+    now: int,
+    errors: Errors,
+    *,
+    json: bool = False,
 ) -> None:
+    """Timestamps one by one; JSON values follow the API's grammar exactly (``TimeIn``)."""
     for row in rows.tolist():
         raw = items[row]
         if raw is None or raw == "":
             errors.append((row, MISSING_TIMESTAMP))
             continue
         try:
+            if json:
+                raw = check_time_in(raw)
             out[row] = parse_timestamp(raw.strip() if isinstance(raw, str) else raw, "t", now)
         except InvalidInput as exc:
             errors.append((row, str(exc)))
@@ -87,9 +97,9 @@ def timestamps_from_objects(items: Sequence[Any], now: int) -> tuple[npt.NDArray
             out = np.array(items, dtype=np.int64)
         except OverflowError:
             out = np.zeros(n, dtype=np.int64)
-            _ts_slow(items, np.arange(n), out, now, errors)
+            _ts_slow(items, np.arange(n), out, now, errors, json=True)
             return out, errors
-        bad = np.flatnonzero(out < 0)
+        bad = np.flatnonzero((out < 0) | (out > MAX_TIME))
     elif types <= {float}:
         floats = np.array(items, dtype=np.float64)
         good = (floats >= 0) & (floats < _MAX_FLOAT_TS) & (floats == np.floor(floats))
@@ -99,7 +109,7 @@ def timestamps_from_objects(items: Sequence[Any], now: int) -> tuple[npt.NDArray
         out = np.zeros(n, dtype=np.int64)
         bad = np.arange(n)
     if len(bad):
-        _ts_slow(items, bad, out, now, errors)
+        _ts_slow(items, bad, out, now, errors, json=True)
     return out, errors
 
 

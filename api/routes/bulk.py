@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 from quart import Blueprint, Response, request
 from quart_schema import document_response, validate_querystring
 
+from api.contract import answers, body_types
 from api.errors import ApiError
 from api.extensions import store
 from api.ingest.body import body_chunks, check_encoding
 from api.ingest.csvfmt import CsvParser
 from api.ingest.jsonfmt import JsonParser
-from api.ingest.lineproto import CREATE_OPTIONS, LineProtocolParser, parse_precision
+from api.ingest.lineproto import CREATE_OPTIONS, LineProtocolParser, Precision
 from api.ingest.run import Parser, ingest
 from api.responses import ignored_fields, json_response
-from api.schemas import IgnoredPoint, Problem, StrictModel, StrList
+from api.schemas import IgnoredPoint, PointIn, PointPair, Problem, Value
+from core.fields import (
+    LABEL_PARAM_PATTERN,
+    Labels,
+    QueryBool,
+    SeriesKey,
+    StrictModel,
+    TimeIn,
+    as_list,
+)
 from tsdb.errors import InvalidInput
 from tsdb.keys import validate_key, validate_labels
 from tsdb.rejections import Rejections
@@ -32,13 +44,20 @@ LINE_PROTOCOL_TYPES = ("text/plain", "application/x-influx-line-protocol")
 class BulkArgs(StrictModel):
     """Options of a bulk write."""
 
-    create: bool = Field(False, description="Create missing series (line protocol always does)")
-    atomic: bool = Field(False, description="Write nothing unless every point is valid")
-    label: StrList | None = Field(
-        None, description="name=value, repeatable: labels of the series this request creates"
+    create: QueryBool = Field(
+        False, description="Create missing series (line protocol always does)"
     )
-    precision: str = Field("ns", description="Line protocol timestamps: ns, us, ms or s")
-    key: str | None = Field(
+    atomic: QueryBool = Field(False, description="Write nothing unless every point is valid")
+    label: (
+        Annotated[
+            list[Annotated[str, Field(pattern=LABEL_PARAM_PATTERN)]], BeforeValidator(as_list)
+        ]
+        | None
+    ) = Field(None, description="name=value, repeatable: labels of the series this request creates")
+    precision: Literal["ns", "us", "ms", "s"] = Field(
+        "ns", description="Line protocol timestamps: ns, us, ms or s"
+    )
+    key: SeriesKey | None = Field(
         None,
         description="CSV with a t,v header (one series, as format=csv exports it): its key",
     )
@@ -54,14 +73,82 @@ class BulkResult(BaseModel):
     )
 
 
+class BulkRow(StrictModel):
+    """One point of a series."""
+
+    key: SeriesKey
+    t: TimeIn
+    v: Value
+
+
+class BulkColumns(StrictModel):
+    """The points of one series as two arrays of the same length (the fast path)."""
+
+    key: SeriesKey
+    t: list[TimeIn] = Field(min_length=1)
+    v: list[Value] = Field(min_length=1, description="As many values as times")
+    labels: Labels | None = Field(None, description="Used if the series is created")
+
+
+BySeries = Annotated[
+    dict[SeriesKey, Annotated[list[PointIn | PointPair], Field(min_length=1)]],
+    Field(
+        min_length=1,
+        description='{"<key>": [[t, v], ...], ...}',
+        json_schema_extra={
+            "allOf": [{"not": {"required": ["key", "t"]}}, {"not": {"required": ["key", "v"]}}]
+        },
+    ),
+]
+BulkJson = (
+    BulkRow
+    | Annotated[list[BulkRow], Field(min_length=1)]
+    | BulkColumns
+    | Annotated[list[BulkColumns], Field(min_length=1)]
+    | BySeries
+)
+_TEXT = {"type": "string", "minLength": 1}
+BULK_BODY: dict[str, dict[str, Any]] = {
+    "application/json": {
+        "schema": TypeAdapter(BulkJson).json_schema(ref_template="#/components/schemas/{model}"),
+        "example": [{"key": "temp:austin", "t": 1706702400000, "v": 21.5}],
+    },
+    **{
+        media: {
+            "schema": {
+                **_TEXT,
+                "description": "CSV: a header 'key,t,v' (any order) and one point per line, or "
+                "'t,<key>,<key>...' and one time per line with a value per series (empty "
+                "cells skipped); times as epoch ms, RFC 3339 or relative. For example: "
+                "key,t,v / temp:austin,1706702400000,21.5",
+            },
+        }
+        for media in CSV_TYPES
+    },
+    **{
+        media: {
+            "schema": {
+                **_TEXT,
+                "description": "InfluxDB line protocol: measurement[,tag=value...] "
+                "field=value[,field=value...] [timestamp], one point per line. For example: "
+                "weather,city=austin temp=21.5 1706702400000000000",
+            },
+        }
+        for media in LINE_PROTOCOL_TYPES
+    },
+}
+
+
 @bp.post("/v1/points")
+@body_types(BULK_BODY)
+@answers(400, 408, 409, 413, 415)
 @validate_querystring(BulkArgs)
 @document_response(BulkResult)
 @document_response(Problem, 422)
 async def write_bulk(query_args: BulkArgs) -> Response:
     """Write points of many series at once: JSON, CSV or InfluxDB line protocol."""
     labels = parse_label_params(query_args.label)
-    precision = parse_precision(query_args.precision)
+    precision = Precision(query_args.precision)
     check_encoding()
     rejections: Rejections
     parser: Parser

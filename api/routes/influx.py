@@ -21,6 +21,7 @@ from api.extensions import store
 from api.ingest.body import body_chunks
 from api.ingest.lineproto import CREATE_OPTIONS, LineProtocolParser, parse_precision
 from api.ingest.run import NoPoints, ingest
+from api.outage import outage_log
 from api.responses import dumps
 from core.version import VERSION
 from tsdb.errors import InvalidInput, StoreUnavailable, WriteRejected
@@ -163,7 +164,7 @@ async def http_error(exc: HTTPException) -> Response:
 
 @bp.errorhandler(StoreUnavailable)
 async def unavailable(exc: StoreUnavailable) -> Response:
-    log.warning("store unavailable: %s", exc)
+    outage_log().refused(str(exc), f"{request.method} {request.path}")
     return _influx_error(
         503, "the time-series store is unavailable; retry shortly", {"Retry-After": "1"}
     )

@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, RootModel
 from quart import Blueprint, Response, url_for
-from quart_schema import document_response, validate_querystring, validate_request
+from quart_schema import deprecate, document_response, validate_querystring, validate_request
 
+from api.contract import answers, links, responds
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import Problem, StrictModel
@@ -35,8 +36,14 @@ FILE_HEADERS = {
 class JobSubmit(StrictModel):
     """A job to run: a registered type and its parameters."""
 
+    @staticmethod
+    def openapi(schema: dict[str, Any], definitions: dict[str, Any]) -> None:
+        """Completes the generated schema (see :func:`api.openapi`): params by type."""
+        registry.params_by_type(schema, definitions, "#/components/schemas/{model}")
+        schema["examples"] = [{"type": "stats", "params": {"keys": ["temp:austin"]}}]
+
     type: str = Field(description="A registered job type (see /v1/job-types)")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(description="The type's params (see /v1/job-types)")
     depends_on: list[str] = Field(
         default_factory=list,
         max_length=20,
@@ -104,9 +111,15 @@ def job_document(document: JobDocument) -> dict[str, Any]:
 
 
 @bp.post("/jobs")
+@answers(404, 409)
+@links(
+    202,
+    GetJob=("get_job", {"job_id": "$response.body#/id"}),
+    CancelJob=("cancel_job", {"job_id": "$response.body#/id"}),
+    GetResult=("get_result", {"job_id": "$response.body#/id"}),
+)
 @validate_request(JobSubmit)
 @document_response(JobOut, 202)
-@document_response(Problem, 422)
 async def submit_job(data: JobSubmit) -> Response:
     """Submit an analysis job; params are checked against the data before it is queued."""
     kind = registry.get(data.type)
@@ -146,6 +159,10 @@ async def list_jobs(query_args: JobListArgs) -> Response:
 
 
 @bp.get("/jobs/<job_id>")
+@links(
+    200,
+    GetFile=("get_file", {"job_id": "$response.body#/id", "name": "$response.body#/files/0/name"}),
+)
 @document_response(JobOut)
 @document_response(Problem, 404)
 async def get_job(job_id: str) -> Response:
@@ -162,6 +179,14 @@ async def get_result(job_id: str) -> Response:
 
 
 @bp.get("/jobs/<job_id>/files/<name>")
+@responds(
+    200,
+    "The file (plot.png, plot.html, data.csv...)",
+    {
+        t: {"schema": {"type": "string", "format": "binary"}}
+        for t in ("image/png", "text/html", "text/csv", "application/json")
+    },
+)
 @document_response(Problem, 409)
 async def get_file(job_id: str, name: str) -> Response:
     """One file of a finished job (plot.html, plot.png, data.csv, stats.csv...)."""
@@ -170,13 +195,26 @@ async def get_file(job_id: str, name: str) -> Response:
     return Response(data, content_type=content_type, headers=headers)
 
 
-@bp.delete("/jobs/<job_id>")
+@bp.post("/jobs/<job_id>/cancel")
 @document_response(JobOut, 202)
 @document_response(Problem, 409)
 async def cancel_job(job_id: str) -> Response:
-    """Cancel a queued job, or stop a running one at its next progress step."""
+    """Cancel a queued job, or stop a running one within a second (the job stays, canceled,
+    until its results expire)."""
     document = await asyncio.to_thread(jobs().cancel, job_id)
     return json_response(job_document(document), 202)
+
+
+@bp.delete("/jobs/<job_id>")
+@deprecate
+@document_response(JobOut, 202)
+@document_response(Problem, 409)
+async def cancel_job_the_old_way(job_id: str) -> Response:
+    """Deprecated: cancels the job (it is not removed; it stays, canceled, until its results
+    expire). Kept for clients of earlier releases; use POST /v1/jobs/{job_id}/cancel."""
+    response = await cancel_job(job_id)
+    response.headers["Link"] = f'</v1/jobs/{job_id}/cancel>; rel="successor-version"'
+    return response
 
 
 @bp.get("/job-types")

@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_request
 
+from api.contract import answers, links
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import DurationIn, NoContent, StrictModel, TimeIn
 from tsdb.timefmt import parse_timestamp
 from workers import registry
-from workers.schedules import Schedule, ScheduleStore, check_timing
+from workers.schedules import CRON_PATTERN, Schedule, ScheduleStore, check_timing
 
 __all__ = ["bp"]
 
@@ -25,11 +26,39 @@ bp = Blueprint("schedules", __name__, url_prefix="/v1")
 class ScheduleCreate(StrictModel):
     """A job to run again and again: on a cron expression or every so often."""
 
+    @staticmethod
+    def openapi(schema: dict[str, Any], definitions: dict[str, Any]) -> None:
+        """Completes the generated schema (see :func:`api.openapi`)."""
+        _timing(schema, definitions)
+
     type: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    cron: str | None = Field(None, description="minute hour day month weekday, in UTC")
+    params: dict[str, Any] = Field(description="The type's params (see /v1/job-types)")
+    cron: str | None = Field(
+        None,
+        pattern=CRON_PATTERN,
+        description="minute hour day month weekday (numbers, *, ranges, lists, steps), in UTC",
+        examples=["0 3 * * *"],
+    )
     every: DurationIn | None = Field(None, description="Or an interval, at least 10s")
     start_at: TimeIn | None = Field(None, description="First run (default: the next due time)")
+
+
+def _timing(schema: dict[str, Any], definitions: dict[str, Any]) -> None:
+    """Each type with its own params, and exactly one of cron and every."""
+    registry.params_by_type(schema, definitions, "#/components/schemas/{model}")
+    by_type = schema.pop("oneOf")
+    schema["allOf"] = [
+        {"oneOf": by_type},
+        {
+            "oneOf": [
+                {"required": ["cron"], "properties": {"cron": {"type": "string"}}},
+                {"required": ["every"], "properties": {"every": {"not": {"type": "null"}}}},
+            ]
+        },
+    ]
+    schema["examples"] = [
+        {"type": "stats", "params": {"keys": ["temp:austin"], "from": "-1d"}, "every": "1h"}
+    ]
 
 
 class ScheduleOut(BaseModel):
@@ -67,6 +96,12 @@ def _document(schedule: Schedule) -> dict[str, Any]:
 
 
 @bp.post("/schedules")
+@answers(404, 409)
+@links(
+    201,
+    GetSchedule=("get_schedule", {"schedule_id": "$response.body#/id"}),
+    DeleteSchedule=("delete_schedule", {"schedule_id": "$response.body#/id"}),
+)
 @validate_request(ScheduleCreate)
 @document_response(ScheduleOut, 201)
 async def create_schedule(data: ScheduleCreate) -> Response:

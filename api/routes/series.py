@@ -7,6 +7,7 @@ from dataclasses import asdict
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, validate_querystring, validate_request
 
+from api.contract import links, path_types
 from api.extensions import store
 from api.params import series_config
 from api.responses import json_response
@@ -17,9 +18,9 @@ from api.schemas import (
     SeriesCreate,
     SeriesListArgs,
     SeriesListOut,
-    SeriesOut,
     SeriesPatch,
 )
+from core.fields import SeriesKey
 from tsdb.models import SeriesInfo
 
 __all__ = ["bp", "series_document"]
@@ -33,8 +34,19 @@ def series_document(info: SeriesInfo) -> dict[str, object]:
 
 
 @bp.post("")
+@links(
+    201,
+    GetSeries=("get_series", {"key": "$response.body#/key"}),
+    PatchSeries=("patch_series", {"key": "$response.body#/key"}),
+    DeleteSeries=("delete_series", {"key": "$response.body#/key"}),
+    WritePoints=("write_points", {"key": "$response.body#/key"}),
+    ReadPoints=("read_points", {"key": "$response.body#/key"}),
+    DeletePoints=("delete_points", {"key": "$response.body#/key"}),
+    CreateRule=("create_rule", {"key": "$response.body#/key"}),
+    ListRules=("list_rules", {"key": "$response.body#/key"}),
+)
 @validate_request(SeriesCreate)
-@document_response(SeriesOut, 201)
+@document_response(SeriesInfo, 201)
 @document_response(Problem, 409)
 async def create_series(data: SeriesCreate) -> Response:
     """Create a series with labels, retention, duplicate policy, chunk size and encoding."""
@@ -49,20 +61,18 @@ async def create_series(data: SeriesCreate) -> Response:
 @document_response(SeriesListOut)
 async def list_series(query_args: SeriesListArgs) -> Response:
     """List series (all, or those matching label filters), sorted by key, with labels."""
-    keys = await store().keys(query_args.filter)
-    if query_args.after is not None:
-        keys = [k for k in keys if k > query_args.after]
-    page = keys[: query_args.limit]
+    page, more = await store().page(query_args.after, query_args.limit, query_args.filter)
     labels = await store().labels_of(page)
     body = {
         "series": [{"key": k, "labels": labels[k]} for k in page if k in labels],
-        "next": page[-1] if len(keys) > len(page) else None,
+        "next": page[-1] if more and page else None,
     }
     return json_response(body)
 
 
 @bp.get("/<key>")
-@document_response(SeriesOut)
+@path_types(key=SeriesKey)
+@document_response(SeriesInfo)
 @document_response(Problem, 404)
 async def get_series(key: str) -> Response:
     """Show a series: labels, sample count, first/last timestamps, retention, rules."""
@@ -70,8 +80,9 @@ async def get_series(key: str) -> Response:
 
 
 @bp.patch("/<key>")
+@path_types(key=SeriesKey)
 @validate_request(SeriesPatch)
-@document_response(SeriesOut)
+@document_response(SeriesInfo)
 async def patch_series(key: str, data: SeriesPatch) -> Response:
     """Change labels (replacing them all), retention, duplicate policy or chunk size."""
     await store().alter(key, series_config(data))
@@ -81,6 +92,7 @@ async def patch_series(key: str, data: SeriesPatch) -> Response:
 
 
 @bp.delete("/<key>")
+@path_types(key=SeriesKey)
 @document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def delete_series(key: str) -> Response:

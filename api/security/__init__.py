@@ -11,10 +11,9 @@ from quart import Quart
 from api.extensions import SETTINGS
 from api.security.access import guard_request
 from api.security.keys import ApiKey, KeyStore, NewKey, Scope
-from api.security.openapi import SecuredOpenAPIProvider
 from api.security.timeouts import apply_request_timeout
 
-__all__ = ["ApiKey", "KeyStore", "NewKey", "Scope", "SecuredOpenAPIProvider", "install"]
+__all__ = ["ApiKey", "KeyStore", "NewKey", "Scope", "install"]
 
 
 def install(app: Quart) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from quart import current_app, g, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.exceptions import MethodNotAllowed
 
 from api.extensions import settings, store
 from api.security.errors import NotAllowed, NotAuthenticated
@@ -33,6 +34,7 @@ from api.security.ratelimit import RateLimiter
 from api.security.reach import Reach
 from core.settings import Settings
 from tsdb.connection import Client
+from tsdb.errors import StoreUnavailable
 
 __all__ = [
     "GUARD",
@@ -41,6 +43,8 @@ __all__ = [
     "Guard",
     "guard_request",
     "is_loopback",
+    "is_public",
+    "open_to_caller",
     "required_scope",
 ]
 
@@ -63,8 +67,8 @@ PUBLIC_ENDPOINTS: Final = frozenset(
         "static",
     }
 )
-PUBLIC_BLUEPRINTS: Final = frozenset({"ui"})
-ADMIN_BLUEPRINTS: Final = frozenset({"admin", "config", "keys"})
+PUBLIC_BLUEPRINTS: Final = frozenset({"ui", "docs"})
+ADMIN_BLUEPRINTS: Final = frozenset({"keys"})
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Blueprints whose routes name one series in the path (``<key>``, and ``<dest>``).
@@ -91,6 +95,11 @@ NO_SERIES_DATA: Final = frozenset({"jobs.list_job_types"})
 OPEN_ACCESS: Final = ApiKey(
     id="open", name="open access (no keys defined)", scopes=frozenset(Scope)
 )
+
+
+def is_public(endpoint: str | None) -> bool:
+    """True for routes anyone may call without a key (health, docs, the web page)."""
+    return endpoint in PUBLIC_ENDPOINTS or (endpoint or "").rpartition(".")[0] in PUBLIC_BLUEPRINTS
 
 
 def required_scope(endpoint: str | None, method: str) -> Scope | None:
@@ -135,20 +144,28 @@ class Guard:
         self.client = client
         self.keys = KeyStore(client)
         self.insecure = config.insecure
-        self.limiter = (
-            RateLimiter(client, config.rate_limit, config.rate_burst)
-            if config.rate_limit > 0
-            else None
-        )
+        self.limiter = RateLimiter(client, config.rate_limit, config.rate_burst)
+        self.limited = config.rate_limit > 0
         self._keys_checked_at = -KEYS_CHECK_SECONDS
         self._has_keys = True
+        self._keys_known = False
         self._touched: dict[str, float] = {}
 
     async def has_keys(self) -> bool:
-        """Whether any key exists (cached for :data:`KEYS_CHECK_SECONDS`)."""
+        """Whether any key exists (cached for :data:`KEYS_CHECK_SECONDS`).
+
+        While Redis is unavailable the last answer stays in force (no key can be made or
+        revoked meanwhile), so an open server's routes still answer for themselves (503).
+        """
         now = time.monotonic()
         if now - self._keys_checked_at >= KEYS_CHECK_SECONDS:
-            self._has_keys = await self.keys.count() > 0
+            try:
+                self._has_keys = await self.keys.count() > 0
+            except StoreUnavailable:
+                if not self._keys_known:
+                    raise
+            else:
+                self._keys_known = True
             self._keys_checked_at = now
         return self._has_keys
 
@@ -161,9 +178,10 @@ class Guard:
             key = await self.keys.verify(token) if token else None
         elif self.insecure or is_loopback(address):
             key = OPEN_ACCESS
-        if self.limiter is not None:
+        own_rate = key.rate_limit if key is not None else None
+        if self.limited or own_rate:
             identity = key.id if key is not None and key is not OPEN_ACCESS else f"ip:{address}"
-            await self.limiter.take(identity)
+            await self.limiter.take(identity, own_rate)
         if key is None:
             raise NotAuthenticated(token_sent=token is not None)
         if not key.allows(scope):
@@ -263,8 +281,21 @@ def _guard() -> Guard:
     return guard
 
 
+async def open_to_caller() -> bool:
+    """True when this caller may use the API without a key right now (no key defined, and
+    the caller on loopback or the server ``--insecure``); False when unsure."""
+    guard = _guard()
+    try:
+        has_keys = await guard.has_keys()
+    except StoreUnavailable:
+        return False
+    return not has_keys and (guard.insecure or is_loopback(_client_address()))
+
+
 async def guard_request() -> None:
     """The ``before_request`` hook: authenticate, rate-limit, authorize, check reach."""
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        return  # 405 with Allow: the routes are public (/openapi.json), their methods too
     scope = required_scope(request.endpoint, request.method)
     if scope is None:
         return

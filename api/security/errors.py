@@ -7,9 +7,9 @@ revoked, wrong secret), so an answer never tells whether a key exists.
 
 from __future__ import annotations
 
-from api.errors import RequestRefused
+from api.errors import ApiError, RequestRefused
 
-__all__ = ["NotAllowed", "NotAuthenticated", "RateLimited", "RequestTimedOut"]
+__all__ = ["KeyNotFound", "NotAllowed", "NotAuthenticated", "RateLimited", "RequestTimedOut"]
 
 REALM = 'Bearer realm="tsapi"'
 
@@ -64,3 +64,10 @@ class RequestTimedOut(RequestRefused):
             f"no response within {seconds:g} s; the request was stopped and may have been "
             "partly applied",
         )
+
+
+class KeyNotFound(ApiError):
+    """No API key with this id (``/v1/keys/{id}``)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(404, "key-not-found", "API key not found", f"no API key {key_id!r}")

@@ -31,11 +31,24 @@ from tsdb.faults import guarded
 from tsdb.filters import parse_filters
 from tsdb.keys import api_key_key, api_keys_index_key, validate_key
 
-__all__ = ["ApiKey", "KeyStore", "NewKey", "Scope", "hash_secret", "parse_token"]
+__all__ = [
+    "ID_PATTERN",
+    "MAX_RATE_LIMIT",
+    "NAME_PATTERN",
+    "ApiKey",
+    "KeyStore",
+    "NewKey",
+    "Scope",
+    "hash_secret",
+    "parse_token",
+]
 
 TOKEN_PREFIX = "tsapi"
 NAME_MAX_LENGTH = 100
-_ID = re.compile(r"[0-9a-f]{12}")
+MAX_RATE_LIMIT = 1_000_000.0
+ID_PATTERN = r"[0-9a-f]{12}"
+NAME_PATTERN = r"[^\x00-\x1f\x7f]{1,100}"
+_ID = re.compile(ID_PATTERN)
 _TOKEN = re.compile(r"tsapi_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[^\x00-\x1f\x7f]+")
 _NO_HASH = "0" * 64
@@ -68,6 +81,7 @@ class ApiKey:
     filters: tuple[str, ...] = ()
     created_at: int = 0
     last_used: int | None = None
+    rate_limit: float | None = None
 
     def allows(self, scope: Scope) -> bool:
         """True when this key holds ``scope`` (``admin`` holds every scope)."""
@@ -79,15 +93,17 @@ class ApiKey:
         return Reach(self.prefix, self.filters)
 
     def as_dict(self) -> dict[str, Any]:
-        """The key as JSON (for ``tsapi keys list --json``)."""
+        """The key as JSON (``GET /v1/keys``, ``tsapi keys list --json``): its fields, with
+        the scopes sorted."""
         return {
             "id": self.id,
             "name": self.name,
             "scopes": sorted(self.scopes),
             "prefix": self.prefix,
-            "filter": list(self.filters),
+            "filters": list(self.filters),
             "created_at": self.created_at,
             "last_used": self.last_used,
+            "rate_limit": self.rate_limit,
         }
 
 
@@ -97,6 +113,10 @@ class NewKey:
 
     key: ApiKey
     token: str = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The key and its token as JSON (``POST /v1/keys``)."""
+        return {"key": self.key.as_dict(), "token": self.token}
 
 
 def hash_secret(secret: str) -> str:
@@ -150,9 +170,15 @@ class KeyStore:
         *,
         prefix: str | None = None,
         filters: Iterable[str] = (),
+        rate_limit: float | None = None,
     ) -> NewKey:
-        """Make a key; the token in the result is the only copy of its secret."""
+        """Make a key; the token in the result is the only copy of its secret.
+
+        ``rate_limit`` (requests per second) replaces ``TSAPI_RATE_LIMIT`` for this key.
+        """
         checked, prefix, parsed = _check_new(name, scopes, prefix, filters)
+        if rate_limit is not None and not (0 < rate_limit <= MAX_RATE_LIMIT):
+            raise InvalidInput(f"a key's rate limit is above 0 and at most {MAX_RATE_LIMIT:g}")
         secret = secrets.token_urlsafe(32)
         while True:
             key_id = secrets.token_hex(6)
@@ -168,9 +194,18 @@ class KeyStore:
                 "prefix": prefix or "",
                 "filters": json.dumps(list(parsed)),
                 "created_at": created,
+                "rate_limit": "" if rate_limit is None else repr(float(rate_limit)),
             },
         )
-        key = ApiKey(key_id, name, checked, prefix, parsed, created)
+        key = ApiKey(
+            key_id,
+            name,
+            checked,
+            prefix,
+            parsed,
+            created,
+            rate_limit=None if rate_limit is None else float(rate_limit),
+        )
         return NewKey(key, f"{TOKEN_PREFIX}_{key_id}_{secret}")
 
     async def get(self, key_id: str) -> ApiKey | None:
@@ -224,6 +259,7 @@ def _text(value: Any) -> str:
 def _from_record(key_id: str, raw: dict[Any, Any]) -> ApiKey:
     record = {_text(k): _text(v) for k, v in raw.items()}
     last_used = record.get("last_used")
+    rate = record.get("rate_limit")
     return ApiKey(
         id=key_id,
         name=record.get("name", ""),
@@ -232,4 +268,5 @@ def _from_record(key_id: str, raw: dict[Any, Any]) -> ApiKey:
         filters=tuple(json.loads(record.get("filters") or "[]")),
         created_at=int(record.get("created_at") or 0),
         last_used=int(last_used) if last_used else None,
+        rate_limit=float(rate) if rate else None,
     )

@@ -52,11 +52,14 @@ class RateLimiter:
         self.burst = max(1, burst or math.ceil(2 * rate))
         self._take = client.register_script(_TAKE)
 
-    async def take(self, identity: str) -> None:
-        """Spend one token of ``identity``; :class:`RateLimited` when there is none."""
+    async def take(self, identity: str, rate: float | None = None) -> None:
+        """Spend one token of ``identity``; :class:`RateLimited` when there is none.
+
+        ``rate`` replaces the limiter's own (a key's rate limit), with a burst of twice it.
+        """
+        burst = self.burst if rate is None else max(1, math.ceil(2 * rate))
+        rate = self.rate if rate is None else rate
         with translate():
-            allowed, wait_ms = await self._take(
-                keys=[rate_limit_key(identity)], args=[self.rate, self.burst]
-            )
+            allowed, wait_ms = await self._take(keys=[rate_limit_key(identity)], args=[rate, burst])
         if not int(allowed):
-            raise RateLimited(max(1, math.ceil(int(wait_ms) / 1000)), self.rate)
+            raise RateLimited(max(1, math.ceil(int(wait_ms) / 1000)), rate)

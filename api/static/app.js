@@ -1,9 +1,10 @@
-// The shell: hash routes (#/series, #/series/<key>, #/explore?..., #/jobs, #/jobs/<id>),
+// The shell: hash routes (#/series, #/series/<key>, #/explore?..., #/jobs, #/jobs/<id>, #/keys),
 // the sidebar (API key, theme) and a count of running jobs.
 
 import { apiKey, get, setApiKey } from "./api.js";
 import { explore } from "./explore.js";
 import { jobDetail, jobsList } from "./jobs.js";
+import { keysPage } from "./keys.js";
 import { seriesDetail, seriesList } from "./series.js";
 import { toast } from "./util.js";
 
@@ -11,6 +12,7 @@ const ROUTES = {
   series: (rest) => (rest.length ? seriesDetail : seriesList),
   explore: () => explore,
   jobs: (rest) => (rest.length ? jobDetail : jobsList),
+  keys: () => keysPage,
 };
 
 let cleanup = null;

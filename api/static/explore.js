@@ -180,7 +180,7 @@ export function explore(root, { params }) {
         showError({ title: "Invalid range", detail: "give From before To, as -2h, now, epoch ms or 2024-01-31T12:00:00Z" });
         return;
       }
-      await plot.show({ keys: resolved, from, to, agg: state.agg, style: state.style });
+      await plot.show({ keys: resolved, from, to, agg: state.agg, style: state.style, filters: state.filters });
     } catch (err) {
       showError(err, "Cannot plot");
       return;

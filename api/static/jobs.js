@@ -1,7 +1,7 @@
 // Jobs: a form per job type generated from its params schema, a live list, and one job's page
 // with its progress, result, plot, PNG, tables and files.
 
-import { del, fileUrl, get, post } from "./api.js";
+import { fileUrl, get, post } from "./api.js";
 import { schemaForm } from "./schemaform.js";
 import { enc, fmtAgo, fmtBytes, fmtCount, fmtDuration, fmtNum, fmtTime, h, showError, toast } from "./util.js";
 
@@ -251,7 +251,7 @@ export function jobDetail(root, { rest }) {
 
   async function cancel() {
     try {
-      await del(`/v1/jobs/${enc(id)}`);
+      await post(`/v1/jobs/${enc(id)}/cancel`);
       toast("Cancel requested");
     } catch (err) {
       showError(err, "Cannot cancel");

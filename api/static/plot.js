@@ -41,9 +41,10 @@ export class TimePlot {
   }
 
   /** Draw `keys` over [from, to] with `agg` per bucket, as lines, steps or points. */
-  async show({ keys, from, to, agg = "avg", style = "line" }) {
+  async show({ keys, from, to, agg = "avg", style = "line", filters = [] }) {
     this.clear();
     this.keys = keys;
+    this.filters = filters;
     this.agg = agg;
     if (!keys.length || !(to > from)) return this.message("Nothing to plot");
     if (!window.Bokeh?.Plotting) return this.message("BokehJS did not load");
@@ -115,6 +116,17 @@ export class TimePlot {
     return this.fig ? this.fetch(true) : Promise.resolve();
   }
 
+  /** The points of every key: the series the label filters select in one /v1/query (one
+   * TS.MRANGE), any other key on its own. */
+  async read(query) {
+    const found = new Map();
+    if (this.filters?.length) {
+      const { series } = await get("/v1/query", { ...query, filter: this.filters, with_labels: false });
+      for (const s of series) found.set(s.key, s);
+    }
+    return Promise.all(this.keys.map((key) => found.get(key) || get(`${seriesPath(key)}/points`, query)));
+  }
+
   async fetch(force = false) {
     if (!this.fig) return;
     const { start: x0, end: x1 } = this.fig.x_range;
@@ -131,9 +143,7 @@ export class TimePlot {
     this.element.classList.add("loading");
     this.element.dataset.state = "loading";
     try {
-      const results = await Promise.all(this.keys.map((key) => get(`${seriesPath(key)}/points`, {
-        from, to, agg: this.agg, bucket, bucket_timestamp: "mid",
-      })));
+      const results = await this.read({ from, to, agg: this.agg, bucket, bucket_timestamp: "mid" });
       if (generation !== this.generation || !this.fig) return;
       let total = 0;
       const tiers = [...new Set(results.flatMap((r) => r.tiers || []))];

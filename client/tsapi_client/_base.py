@@ -25,7 +25,7 @@ try:  # faster JSON when it is there (it is with the server); the standard libra
 except ImportError:  # pragma: no cover - depends on what is installed
     orjson = None  # type: ignore[assignment]
 
-from tsapi_client.errors import ConnectionFailed, api_error
+from tsapi_client.errors import ConnectionFailed, StreamInterrupted, api_error
 from tsapi_client.models import Aggregation, BucketTimestamp, FillPolicy, Function
 
 __all__ = [
@@ -78,20 +78,44 @@ def headers(api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, s
 # -- retries -----------------------------------------------------------------------------------
 
 
+RETRIED_STATUSES = (429, 503)
+
+
 class ServerBusy(Exception):
-    """A 503 answer, raised inside the retry loop so that it is retried."""
+    """A 429 or 503 answer, raised inside the retry loop so that it may be retried."""
 
     def __init__(self, response: httpx.Response) -> None:
-        super().__init__("503")
+        super().__init__(str(response.status_code))
         self.response = response
+
+    @property
+    def retry_after(self) -> float | None:
+        """The ``Retry-After`` header in seconds (None if absent or not a number)."""
+        with contextlib.suppress(ValueError, TypeError):
+            return max(0.0, float(self.response.headers.get("Retry-After", "")))
+        return None
+
+    @property
+    def partly_applied(self) -> bool:
+        """A 503 whose problem says points were already stored (a bulk write cut by an
+        outage): sending it again is for the caller to decide."""
+        if self.response.status_code != 503:
+            return False
+        with contextlib.suppress(ValueError):
+            problem = loads(self.response.content)
+            return isinstance(problem, dict) and bool(problem.get("written"))
+        return False
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry refused connections and 503 answers, with exponential backoff.
+    """Retry refused connections, 429 and 503 answers, with exponential backoff.
 
-    A refused connection means the request was never sent, and a 503 that nothing was done,
-    so every method is retried. ``Retry-After`` is honoured (up to ``max_wait`` seconds).
+    A refused connection means the request was never sent; a 429 or a 503 that it was turned
+    away (a 503 that says points were stored is not retried). ``Retry-After`` is honoured:
+    the wait is the longer of it and the backoff, and an answer asking for more than
+    ``max_wait`` seconds is not retried (the error carries ``retry_after``). 504 is never
+    retried: the request may have been applied.
     """
 
     retries: int = 3
@@ -103,16 +127,17 @@ class RetryPolicy:
         if outcome is None or not outcome.failed:
             return False
         exc = outcome.exception()
-        return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | ServerBusy)
+        if isinstance(exc, ServerBusy):
+            wanted = exc.retry_after or 0.0
+            return not exc.partly_applied and wanted <= self.max_wait
+        return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
     def wait(self, state: RetryCallState) -> float:
         delay = self.backoff * 2 ** (state.attempt_number - 1)
         outcome = state.outcome
-        if outcome is not None and isinstance(outcome.exception(), ServerBusy):
-            exc = outcome.exception()
-            assert isinstance(exc, ServerBusy)
-            with contextlib.suppress(ValueError):
-                delay = max(delay, float(exc.response.headers.get("Retry-After", 0)))
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, ServerBusy) and exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
         return min(delay, self.max_wait)
 
     def tenacity_args(self) -> dict[str, Any]:
@@ -167,6 +192,10 @@ def check(response: httpx.Response) -> httpx.Response:
         text = response.text.strip()
         problem = {"title": response.reason_phrase, "detail": text[:500] or None}
     problem.setdefault("status", response.status_code)
+    retry_after = response.headers.get("Retry-After")
+    if retry_after is not None:
+        with contextlib.suppress(ValueError):
+            problem.setdefault("retry_after", float(retry_after))
     raise api_error(response.status_code, problem)
 
 
@@ -197,6 +226,34 @@ def _plain(value: Any) -> Any:
 
 def parse_json(response: httpx.Response) -> Any:
     return loads(response.content)
+
+
+CSV_ERROR_PREFIX = b"#error "
+
+
+def parse_stream(response: httpx.Response) -> Any:
+    """A streamed read (JSON or CSV), refusing one that a fault cut short: such an answer
+    ends with an error record, raised as :class:`StreamInterrupted`."""
+    content = response.content
+    if response.headers.get("content-type", "").startswith("text/csv"):
+        last = content.rstrip(b"\n").rpartition(b"\n")[2]
+        if last.startswith(CSV_ERROR_PREFIX):
+            _interrupted(loads(last[len(CSV_ERROR_PREFIX) :]))
+        return content
+    try:
+        body = loads(content)
+    except ValueError:  # not JSON at all: cut without a record (a lost connection)
+        raise StreamInterrupted(
+            response.status_code, {"title": "Incomplete answer", "detail": "cut short"}
+        ) from None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        _interrupted(body["error"])
+    return body
+
+
+def _interrupted(problem: Any) -> None:
+    record = problem if isinstance(problem, dict) else {"detail": str(problem)}
+    raise StreamInterrupted(int(record.get("status") or 500), record)
 
 
 def parse_nothing(response: httpx.Response) -> None:

@@ -21,6 +21,7 @@ from tsapi_client._base import (
     parse_bytes,
     parse_json,
     parse_nothing,
+    parse_stream,
     to_duration,
     to_time,
 )
@@ -199,7 +200,7 @@ def read_range(
     return Call(
         "GET",
         f"/v1/series/{key_path(key)}/points",
-        lambda r: Points.from_json(parse_json(r)),
+        lambda r: Points.from_json(parse_stream(r)),
         params,
     )
 
@@ -220,7 +221,7 @@ def query(
     if not with_labels:
         out.append(("with_labels", "false"))
     out += [("selected_labels", name) for name in selected_labels or ()]
-    return Call("GET", "/v1/query", lambda r: QueryResult.from_json(parse_json(r)), out)
+    return Call("GET", "/v1/query", lambda r: QueryResult.from_json(parse_stream(r)), out)
 
 
 def latest(filters: Filters, latest: bool = False) -> Call[list[LatestValue]]:
@@ -246,6 +247,17 @@ def label_values(name: str, filters: Filters | None) -> Call[list[str]]:
         "GET",
         f"/v1/labels/{quote(name, safe='')}/values",
         lambda r: list(parse_json(r)["values"]),
+        params,
+    )
+
+
+def label_counts(name: str, filters: Filters | None) -> Call[dict[str, int]]:
+    params = [("filter", f) for f in filter_list(filters)] if filters else []
+    params.append(("with_counts", "true"))
+    return Call(
+        "GET",
+        f"/v1/labels/{quote(name, safe='')}/values",
+        lambda r: {str(k): int(v) for k, v in parse_json(r)["counts"].items()},
         params,
     )
 
@@ -424,7 +436,7 @@ def list_jobs_page(
 
 
 def cancel_job(job: Job | str) -> Call[Job]:
-    return Call("DELETE", f"/v1/jobs/{quote(job_id(job), safe='')}", _job)
+    return Call("POST", f"/v1/jobs/{quote(job_id(job), safe='')}/cancel", _job)
 
 
 def job_result(job: Job | str) -> Call[Any]:

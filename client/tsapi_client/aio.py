@@ -60,8 +60,9 @@ class AsyncClient:
     """A tsapi client (for asyncio).
 
     ``base_url`` defaults to ``TSAPI_URL`` (else ``http://127.0.0.1:5000``) and ``api_key``
-    to ``TSAPI_API_KEY`` (sent as a bearer token). Refused connections and ``503`` answers
-    are retried ``retries`` times with exponential backoff from ``backoff`` seconds. Error
+    to ``TSAPI_API_KEY`` (sent as a bearer token). Refused connections and ``429`` and ``503``
+    answers are retried ``retries`` times with exponential backoff from ``backoff`` seconds,
+    waiting at least what ``Retry-After`` asks (at most ``max_wait``). Error
     answers raise :class:`~tsapi_client.errors.ApiError` subclasses carrying the problem details;
     an unreachable server raises :class:`~tsapi_client.errors.ConnectionFailed`.
 
@@ -76,11 +77,12 @@ class AsyncClient:
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.25,
+        max_wait: float = 5.0,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base.base_url(base_url)
-        self.retry = RetryPolicy(retries=retries, backoff=backoff)
+        self.retry = RetryPolicy(retries=retries, backoff=backoff, max_wait=max_wait)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=base.headers(api_key, headers),
@@ -113,7 +115,7 @@ class AsyncClient:
                         content=call.body,
                         headers=call.request_headers(),
                     )
-                    if response.status_code == 503:
+                    if response.status_code in base.RETRIED_STATUSES:
                         raise ServerBusy(response)
         except ServerBusy as busy:
             response = busy.response
@@ -434,6 +436,11 @@ class AsyncClient:
     async def label_values(self, name: str, filters: Filters | None = None) -> list[str]:
         """Every value the label ``name`` takes (among the series the filters select)."""
         return await self.call(calls.label_values(name, filters))
+
+    async def label_counts(self, name: str, filters: Filters | None = None) -> dict[str, int]:
+        """How many series have each value of the label ``name`` (among those the filters
+        select), by value."""
+        return await self.call(calls.label_counts(name, filters))
 
     async def delete_points_matching(
         self, filters: Filters, start: TimeLike, end: TimeLike

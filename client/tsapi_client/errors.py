@@ -5,10 +5,20 @@
     TsapiError
     ├── ApiError               the API answered with an error; carries its problem+json details
     │   ├── BadRequest         400: the body is not valid JSON (or gzip)
-    │   ├── NotFound           404: unknown series, rule, job, file or route
-    │   ├── Conflict           409: already exists, duplicate blocked, job not finished or ended
+    │   ├── Unauthorized       401: no valid API key (missing, unknown, revoked or wrong)
+    │   ├── Forbidden          403: the key lacks the scope, or the series is out of its reach
+    │   ├── NotFound           404: unknown series, rule, job, file, key or route
+    │   ├── Conflict           409: exists already, duplicate blocked, job not finished or ended,
+    │   │                      points refused by the data (missing series, retention)
+    │   ├── PayloadTooLarge    413: the body is larger than the server takes
+    │   ├── UnsupportedMediaType  415: a content type (or encoding) the route does not take
     │   ├── InvalidInput       422: bad key, label, time, value, aggregator, parameter...
-    │   └── Unavailable        503: Redis unreachable (raised once the retries are spent)
+    │   ├── RateLimited        429: over the key's rate limit (raised once the retries are spent)
+    │   ├── Unavailable        503: Redis unreachable (raised once the retries are spent)
+    │   ├── ServerTimeout      504: Redis or the handler did not answer in time (the request may
+    │   │                      have been applied; not retried)
+    │   └── StreamInterrupted  a streamed answer (200) was cut by a fault: it ends in an error
+    │                          record; ``status`` is that record's (503, 504...)
     ├── ConnectionFailed       the server could not be reached (raised once the retries are spent)
     ├── JobError               wait_job(): the job ended without finishing
     │   ├── JobFailed          ... it failed (``error`` says why)
@@ -32,14 +42,21 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "ConnectionFailed",
+    "Forbidden",
     "InvalidInput",
     "JobCanceled",
     "JobError",
     "JobFailed",
     "MissingDependency",
     "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "ServerTimeout",
+    "StreamInterrupted",
     "TsapiError",
+    "Unauthorized",
     "Unavailable",
+    "UnsupportedMediaType",
     "WaitTimeout",
 ]
 
@@ -90,8 +107,16 @@ class BadRequest(ApiError):
     """400: the body could not be read."""
 
 
+class Unauthorized(ApiError):
+    """401: no valid API key; send one as ``api_key=`` (or ``TSAPI_API_KEY``)."""
+
+
+class Forbidden(ApiError):
+    """403: the key lacks the scope this needs, or the series is outside its limits."""
+
+
 class NotFound(ApiError):
-    """404: the series, rule, job, file or route does not exist."""
+    """404: the series, rule, job, file, key or route does not exist."""
 
 
 class Conflict(ApiError):
@@ -102,8 +127,45 @@ class InvalidInput(ApiError):
     """422: the request is well-formed but its content is not valid."""
 
 
+class PayloadTooLarge(ApiError):
+    """413: the body is larger than the server takes (``TSAPI_MAX_BODY_BYTES``)."""
+
+
+class UnsupportedMediaType(ApiError):
+    """415: the route does not take this content type or encoding."""
+
+
+class RateLimited(ApiError):
+    """429: over the rate limit; ``retry_after`` is how many seconds the server asked for."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait, from the ``Retry-After`` header (None if it had none)."""
+        value = self.problem.get("retry_after")
+        return None if value is None else float(value)
+
+
 class Unavailable(ApiError):
-    """503: the API cannot reach Redis right now (after the client's retries)."""
+    """503: the API cannot reach Redis right now (after the client's retries). A bulk write
+    cut by the outage says how far it got: ``written`` points are stored, ``unconfirmed``
+    ones may or may not be."""
+
+    @property
+    def unconfirmed(self) -> int | None:
+        """Points sent to Redis without a confirmation, when the answer says so."""
+        value = self.problem.get("unconfirmed")
+        return None if value is None else int(value)
+
+
+class ServerTimeout(ApiError):
+    """504: Redis (or the handler) did not answer in time. The request may have been
+    applied, so it is not retried."""
+
+
+class StreamInterrupted(ApiError):
+    """A streamed answer was cut by a fault after it had started (its status was 200): it
+    ended with an error record instead of its last points. ``status`` and ``problem`` are the
+    record's; what arrived before it is incomplete."""
 
 
 class ConnectionFailed(TsapiError):
@@ -156,10 +218,16 @@ class MissingDependency(TsapiError, ImportError):
 
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
     404: NotFound,
     409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
     422: InvalidInput,
+    429: RateLimited,
     503: Unavailable,
+    504: ServerTimeout,
 }
 
 

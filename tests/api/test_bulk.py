@@ -142,7 +142,8 @@ async def test_json_partial_write_names_each_rejected_point(client: QuartClient)
 
 async def test_unknown_series_without_create_are_rejected_not_created(client: QuartClient) -> None:
     response = await post(client, {"key": "ghost", "t": [1, 2], "v": [1, 2]})
-    assert response.status_code == 422
+    assert response.status_code == 409  # the request is valid; the data refuses it
+    assert (await response.get_json())["type"].endswith(":points-conflict")
     problem = await response.get_json()
     assert problem["written"] == 0
     assert {r["reason"] for r in problem["rejected"]} == {"series does not exist"}
@@ -161,7 +162,7 @@ async def test_atomic_writes_nothing_when_anything_is_invalid(client: QuartClien
     unknown = await post(
         client, [{"key": "a", "t": 1, "v": 1}, {"key": "b", "t": 1, "v": 1}], "?atomic=true"
     )
-    assert unknown.status_code == 422
+    assert unknown.status_code == 409
     assert (await unknown.get_json())["rejected"][0]["reason"] == "series does not exist"
     assert await points_of(client, "a") == []
     fine = await post(client, [{"key": "a", "t": 1, "v": 1}], "?atomic=true")
@@ -182,7 +183,7 @@ async def test_atomic_checks_duplicates_and_retention_before_writing(client: Qua
     old = await post(
         client, [{"key": "ret", "t": 100, "v": 1}, {"key": "blk", "t": 8, "v": 8}], "?atomic=true"
     )
-    assert old.status_code == 422
+    assert old.status_code == 409
     assert "retention" in (await old.get_json())["rejected"][0]["reason"]
     assert await points_of(client, "blk") == [[5, 5.0]]
     created = await post(

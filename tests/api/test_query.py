@@ -111,3 +111,27 @@ async def test_latest_values_with_some_labels_or_none(client: QuartClient, citie
     ]
     bare = await client.get("/v1/latest?filter=region=south&with_labels=false")
     assert [s["labels"] for s in (await bare.get_json())["series"]] == [{}, {}]
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "filter=kind=temp",
+        "filter=kind=temp&from=1500&to=2500",
+        "filter=kind=temp&agg=max&bucket=2000",
+        "filter=kind=temp&agg=avg&bucket=500&from=0&to=4000&fill=previous",
+        "filter=kind=temp&max_points=2",
+        "filter=kind=temp&fn=rate&count=2",
+        "filter=region=south&selected_labels=city",
+        "filter=kind=temp&format=csv",
+        "filter=kind=hum",
+    ],
+)
+async def test_one_mrange_answers_as_the_series_by_series_stream_does(
+    client: QuartClient, cities: None, q: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = await client.get(f"/v1/query?{q}")
+    monkeypatch.setattr("api.reading.MRANGE_POINTS", 0)
+    streamed = await client.get(f"/v1/query?{q}")
+    assert whole.status_code == streamed.status_code == 200
+    assert await whole.get_data() == await streamed.get_data()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from quart.testing import QuartClient
 
+from tsdb.index_build import check_index, rebuild_index
 from tsdb.rollups.manage import backfill
 from tsdb.store import TimeSeriesStore
 
@@ -75,6 +76,11 @@ async def test_tier_series_are_kept_out_of_listings_unless_asked_for(
         "/v1/series", json={"key": "x", "labels": {"tsapi_rollup_of": "temp"}}
     )
     assert reserved.status_code == 422
+    rebuilt = await rebuild_index(store.client)  # a rebuilt index leaves them out too
+    assert (await check_index(store.client)).series == 1
+    listed = await (await client.get("/v1/series")).get_json()
+    assert [s["key"] for s in listed["series"]] == ["temp"], rebuilt
+    assert (await (await client.get("/v1/labels")).get_json())["labels"] == ["city"]
 
 
 async def test_deleting_tiers_or_the_series_removes_the_tier_series(

@@ -48,8 +48,10 @@ async def test_rule_errors(client: QuartClient) -> None:
     assert (await client.post("/v1/series/none/rules", json=body)).status_code == 404
     assert (await client.get("/v1/series/none/rules")).status_code == 404
     missing = {**body, "dest": "nowhere", "create_dest": False}
-    assert (await client.post("/v1/series/a/rules", json=missing)).status_code == 404
-    assert (await client.post("/v1/series/a/rules", json={**body, "dest": "a"})).status_code == 422
+    refused = await client.post("/v1/series/a/rules", json=missing)
+    assert refused.status_code == 409  # the series exists; the rule cannot be made
+    assert "'nowhere' does not exist" in (await refused.get_json())["detail"]
+    assert (await client.post("/v1/series/a/rules", json={**body, "dest": "a"})).status_code == 409
     assert (
         await client.post("/v1/series/a/rules", json={**body, "agg": "mean"})
     ).status_code == 422

@@ -164,7 +164,9 @@ def test_jobs_submit_wait_out_list_show_and_cancel(
     assert waited.stderr == f"Error: job {later} (noop) was canceled\n"
 
     unknown = run(tsapi, "jobs", "submit", "plot", "-f", "kind=none", code=1)
-    assert unknown.stderr == "Error: 422 Invalid input: the filter kind=none matches no series\n"
+    assert unknown.stderr == (
+        "Error: 404 No series match the filter: the filter kind=none matches no series\n"
+    )
 
 
 def test_jobs_open_launches_the_plot_page_in_a_browser(

@@ -233,6 +233,7 @@ def test_query_latest_labels_and_deleting_by_filter(api: Client) -> None:
     assert latest == {"temp:austin": (T0 + MINUTE, 22.0), "temp:dallas": (T0, 10.0)}
     assert api.labels() == ["city", "kind"]
     assert api.label_values("city", "kind=temp") == ["austin", "dallas"]
+    assert api.label_counts("city", "kind=temp") == {"austin": 1, "dallas": 1}
     deleted = api.delete_points_matching("kind=temp", "-", T0)
     assert deleted == {"temp:austin": 1, "temp:dallas": 1}
 
@@ -345,7 +346,7 @@ def test_wait_times_out_and_a_canceled_job_raises(
 
 
 def test_jobs_with_bad_params_or_unknown_ids_are_refused(api: Client) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(NotFound) as caught:
         api.submit_job("plot", filter=["kind=nothing"])
     assert "matches no series" in str(caught.value)
     with pytest.raises(InvalidInput):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis
 from quart import Quart
 from quart.testing import QuartClient
 
+from api.security.access import KEYS_CHECK_SECONDS
 from api.security.keys import KeyStore
 from tests.security.conftest import MakeKey, bearer
 
@@ -130,7 +133,14 @@ async def test_unknown_routes_need_a_key_so_they_reveal_nothing(
     assert (await client.get("/v1/nothing-here", headers=bearer(token))).status_code == 404
 
 
-async def test_openapi_declares_the_bearer_scheme_and_refusals(client: QuartClient) -> None:
+async def test_openapi_declares_the_bearer_scheme_and_refusals(
+    client: QuartClient, make_key: MakeKey
+) -> None:
+    document = await (await client.get("/openapi.json")).get_json()
+    create = document["paths"]["/v1/series"]["post"]
+    assert create["security"] == [{"apiKey": ["write"]}, {}]  # no key yet: open on loopback
+    await make_key("read")
+    await asyncio.sleep(KEYS_CHECK_SECONDS)
     document = await (await client.get("/openapi.json")).get_json()
     assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     create = document["paths"]["/v1/series"]["post"]

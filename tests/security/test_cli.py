@@ -34,7 +34,7 @@ def test_keys_create_prints_the_token_alone_and_list_never_shows_it(redis_url: s
     assert listed["name"] == "lab1 ingest"
     assert listed["scopes"] == ["write"]
     assert listed["prefix"] == "lab1:"
-    assert listed["filter"] == ["tenant=lab1"]
+    assert listed["filters"] == ["tenant=lab1"]
     assert token not in out and token.split("_", 2)[2] not in out
     assert token.split("_")[1] == listed["id"]
     code, table, _ = tsapi(redis_url, "keys", "list")

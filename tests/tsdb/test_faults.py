@@ -16,6 +16,8 @@ from tests.conftest import free_port
 from tsdb.bulk import Batch, BulkWriter
 from tsdb.connection import connect
 from tsdb.errors import StoreTimeout, StoreUnavailable
+from tsdb.index import SeriesIndex
+from tsdb.index_build import check_index, ensure_index, rebuild_index
 from tsdb.models import Aggregation, MultiRangeQuery, RangeQuery, Rule, SeriesConfig
 from tsdb.rejections import Rejections
 from tsdb.store import TimeSeriesStore
@@ -29,7 +31,9 @@ STORE_CALLS: dict[str, Callable[[TimeSeriesStore], Awaitable[Any]]] = {
     "exists": lambda s: s.exists("k"),
     "delete": lambda s: s.delete("k"),
     "keys": lambda s: s.keys(),
+    "page": lambda s: s.page(None, 10),
     "labels_of": lambda s: s.labels_of(["k"]),
+    "labels_matching": lambda s: s.labels_matching(["a=b"]),
     "add_many": lambda s: s.add_many([("k", 1, 1.0)], create=True),
     "write_series": lambda s: s.write_series("k", np.array([1]), np.array([1.0])),
     "upsert": lambda s: s.upsert("k", 1, 1.0),
@@ -37,6 +41,8 @@ STORE_CALLS: dict[str, Callable[[TimeSeriesStore], Awaitable[Any]]] = {
     "range": lambda s: s.range("k", RangeQuery(aggregation=Aggregation.AVG, bucket_ms=10)),
     "mrange": lambda s: s.mrange(MultiRangeQuery(filters=("a=b",))),
     "latest": lambda s: s.latest(["a=b"]),
+    "bounds_matching": lambda s: s.bounds_matching(["a=b"]),
+    "sample_counts": lambda s: s.sample_counts(["a=b"], None, None),
     "create_rule": lambda s: s.create_rule("k", Rule("k2", Aggregation.AVG, 60_000)),
     "delete_rule": lambda s: s.delete_rule("k", "k2"),
     "rules": lambda s: s.rules("k"),
@@ -53,6 +59,20 @@ async def _write_and_finish(writer: BulkWriter) -> None:
     await writer.write(_batch())
     await writer.finish()
 
+
+INDEX_CALLS: dict[str, Callable[[SeriesIndex], Awaitable[Any]]] = {
+    "state": lambda i: i.state(),
+    "page": lambda i: i.page(None, 10),
+    "keys": lambda i: i.keys(),
+    "count": lambda i: i.count(),
+    "names": lambda i: i.names(),
+    "values": lambda i: i.values("a"),
+    "value_list": lambda i: i.value_list("a"),
+    "check_index": lambda i: check_index(i.client),
+    "rebuild_index": lambda i: rebuild_index(i.client),
+    "ensure_index": lambda i: ensure_index(i.client),
+}
+"""The index reader's methods, and the maintenance functions of tsdb/index_build.py."""
 
 WRITER_CALLS: dict[str, Callable[[BulkWriter], Awaitable[Any]]] = {
     "write": _write_and_finish,  # with nothing pending, write only sends: finish reads
@@ -76,7 +96,13 @@ async def silent_redis() -> AsyncIterator[str]:
 
 
 def test_every_public_method_is_listed() -> None:
-    for cls, listed in ((TimeSeriesStore, STORE_CALLS), (BulkWriter, WRITER_CALLS)):
+    listed_index = {n for n in INDEX_CALLS if not n.endswith("_index")}
+    pairs = (
+        (TimeSeriesStore, STORE_CALLS),
+        (BulkWriter, WRITER_CALLS),
+        (SeriesIndex, listed_index),
+    )
+    for cls, listed in pairs:
         public = {n for n, f in vars(cls).items() if inspect.isfunction(f) and n[0] != "_"}
         assert public - WITHOUT_IO == set(listed), f"list {cls.__name__}'s new methods here"
 
@@ -98,6 +124,7 @@ async def test_store_and_writer_raise_domain_errors(fault: str, silent_redis: st
     writers = {name: BulkWriter(client, Rejections("index"), create=True) for name in WRITER_CALLS}
     calls = {f"store.{n}": call(store) for n, call in STORE_CALLS.items()}
     calls |= {f"writer.{n}": call(writers[n]) for n, call in WRITER_CALLS.items()}
+    calls |= {f"index.{n}": call(store.index) for n, call in INDEX_CALLS.items()}
     try:  # all at once, each on its own connection: the test takes as long as the slowest
         outcomes = await asyncio.gather(*(_outcome(c) for c in calls.values()))
     finally:

@@ -4,7 +4,15 @@ import pytest
 
 from tsdb.errors import SeriesExists, SeriesNotFound, StoreUnavailable, WriteRejected
 from tsdb.faults import RETENTION
-from tsdb.models import Aggregation, DuplicatePolicy, RangeQuery, SeriesConfig
+from tsdb.models import (
+    CHUNK_GROWS_AT,
+    LARGE_CHUNK_BYTES,
+    SMALL_CHUNK_BYTES,
+    Aggregation,
+    DuplicatePolicy,
+    RangeQuery,
+    SeriesConfig,
+)
 from tsdb.store import TimeSeriesStore
 
 
@@ -129,3 +137,15 @@ async def test_upsert_sets_the_value_even_through_an_ignore_filter(store: TimeSe
     assert await store.range("a", RangeQuery()) == [[3000, 1.4], [3400, 1.25]]
     info = await store.info("a")
     assert (info.ignore_max_time_diff, info.ignore_max_val_diff) == (1000, 0.5)
+
+
+async def test_small_series_get_small_chunks_until_they_grow(store: TimeSeriesStore) -> None:
+    await store.add_many([("few", t, 1.0) for t in range(5)], create=True)
+    assert (await store.info("few")).chunk_size == SMALL_CHUNK_BYTES
+    await store.add_many([("few", t, 1.0) for t in range(5, 5 + CHUNK_GROWS_AT)])
+    assert (await store.info("few")).chunk_size == LARGE_CHUNK_BYTES
+    await store.add_many([("many", t, 1.0) for t in range(CHUNK_GROWS_AT)], create=True)
+    assert (await store.info("many")).chunk_size == LARGE_CHUNK_BYTES
+    await store.create("chosen", SeriesConfig(chunk_size=1024))
+    await store.add_many([("chosen", t, 1.0) for t in range(CHUNK_GROWS_AT)])
+    assert (await store.info("chosen")).chunk_size == 1024

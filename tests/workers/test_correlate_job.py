@@ -113,5 +113,5 @@ async def test_correlate_needs_two_series(client: QuartClient) -> None:
     response = await client.post(
         "/v1/jobs", json={"type": "correlate", "params": {"filter": ["group=solo"]}}
     )
-    assert response.status_code == 422
+    assert response.status_code == 409  # the data does not allow it (job-not-possible)
     assert "at least two series" in (await response.get_json())["detail"]

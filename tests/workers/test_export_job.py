@@ -106,7 +106,7 @@ async def test_export_bigger_than_max_samples_is_refused_at_submission(
     response = await client.post(
         "/v1/jobs", json={"type": "export", "params": {"keys": ["big"], "max_samples": 1999}}
     )
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "max_samples" in (await response.get_json())["detail"]
     response = await client.post(
         "/v1/jobs", json={"type": "export", "params": {"keys": ["big"], "agg": "avg"}}

@@ -105,7 +105,7 @@ async def test_too_short_a_history_is_refused_with_a_reason(client: QuartClient)
             "params": {"keys": ["short"], "bucket": "1h", "season": "1d", "horizon": 5},
         },
     )
-    assert response.status_code == 422
+    assert response.status_code == 409
     detail = (await response.get_json())["detail"]
     assert "short has 30 buckets of history in the range; the model needs at least 48" in detail
 

@@ -17,13 +17,17 @@ async def job_ids(client: QuartClient, query: str = "") -> list[str]:
 @pytest.mark.parametrize(
     ("body", "status", "title"),
     [
-        ({"type": "shell", "params": {}}, 422, "Unknown job type"),
+        ({"type": "shell", "params": {}}, 422, "Invalid input"),  # not a type of the document
         ({"type": "plot", "params": {}}, 422, "Invalid input"),
         ({"type": "plot", "params": {"keys": ["s"], "filter": ["a=b"]}}, 422, "Invalid input"),
         ({"type": "plot", "params": {"keys": ["s"], "width": 10}}, 422, "Invalid input"),
         ({"type": "plot", "params": {"keys": ["s"], "colour": "red"}}, 422, "Invalid input"),
         ({"type": "plot", "params": {"keys": ["nope"]}}, 404, "Series not found"),
-        ({"type": "plot", "params": {"filter": ["city=nowhere"]}}, 422, "Invalid input"),
+        (
+            {"type": "plot", "params": {"filter": ["city=nowhere"]}},
+            404,
+            "No series match the filter",
+        ),
         ({"type": "plot", "params": {"filter": ["city!=x"]}}, 422, "Invalid input"),
         ({"type": "plot", "params": {"keys": ["s"], "from": 10, "to": 1}}, 422, "Invalid input"),
         ({"type": "plot", "params": {"keys": ["s"], "from": "whenever"}}, 422, "Invalid input"),
@@ -105,7 +109,7 @@ async def test_results_and_files_of_unfinished_or_unknown_jobs(client: QuartClie
     assert (await client.get(f"/v1/jobs/{queued['id']}/files/plot.png")).status_code == 409
     assert (await client.get("/v1/jobs/no-such-job")).status_code == 404
     assert (await client.get("/v1/jobs/no-such-job/result")).status_code == 404
-    assert (await client.delete("/v1/jobs/no-such-job")).status_code == 404
+    assert (await client.post("/v1/jobs/no-such-job/cancel")).status_code == 404
 
 
 async def test_unknown_file_of_a_finished_job_is_404(
@@ -122,12 +126,27 @@ async def test_unknown_file_of_a_finished_job_is_404(
 
 async def test_cancel_a_queued_job(client: QuartClient, run_worker: Callable[..., None]) -> None:
     submitted = await submit(client, "noop")
-    response = await client.delete(f"/v1/jobs/{submitted['id']}")
+    response = await client.post(f"/v1/jobs/{submitted['id']}/cancel")
     assert response.status_code == 202
     assert (await response.get_json())["status"] == "canceled"
     run_worker()
     document = await job(client, submitted["id"])
     assert document["status"] == "canceled"
     assert document["started_at"] is None
-    again = await client.delete(f"/v1/jobs/{submitted['id']}")
+    again = await client.post(f"/v1/jobs/{submitted['id']}/cancel")
     assert again.status_code == 409
+
+
+async def test_the_old_delete_route_still_cancels_and_points_to_its_successor(
+    client: QuartClient,
+) -> None:
+    submitted = await submit(client, "noop")
+    response = await client.delete(f"/v1/jobs/{submitted['id']}")
+    assert response.status_code == 202
+    assert (await response.get_json())["status"] == "canceled"
+    assert (
+        response.headers["Link"] == f'</v1/jobs/{submitted["id"]}/cancel>; rel="successor-version"'
+    )
+    assert (await job(client, submitted["id"]))["status"] == "canceled"  # kept, not removed
+    document = await (await client.get("/openapi.json")).get_json()
+    assert document["paths"]["/v1/jobs/{job_id}"]["delete"]["deprecated"] is True

@@ -41,7 +41,7 @@ async def test_cancel_a_running_job(client: QuartClient, worker_env: dict[str, s
     with background_worker(worker_env):
         submitted = await submit(client, "noop", seconds=30, steps=300)
         await wait_status(client, submitted["id"], {"started"})
-        response = await client.delete(f"/v1/jobs/{submitted['id']}")
+        response = await client.post(f"/v1/jobs/{submitted['id']}/cancel")
         assert response.status_code == 202
         assert (await response.get_json())["cancel_requested"] is True
         document = await wait_status(client, submitted["id"], {"canceled", "failed"}, within=10)
@@ -61,7 +61,7 @@ async def test_a_running_job_without_steps_stops_within_a_second_of_its_cancel(
                 break
             await asyncio.sleep(0.05)
         asked = time.monotonic()
-        response = await client.delete(f"/v1/jobs/{submitted['id']}")
+        response = await client.post(f"/v1/jobs/{submitted['id']}/cancel")
         assert response.status_code == 202
         document = await wait_status(client, submitted["id"], {"canceled", "failed"}, within=10)
         stopped = time.monotonic() - asked

@@ -18,7 +18,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -107,13 +106,10 @@ class WriteTracker:
             found = await load_rollups(self.client, new)
             self._rollups.update({k: found.get(k) for k in new})
 
-    def ensured(
-        self, keys: Sequence[str], code: int, reply: Any, labels: Mapping[str, str]
-    ) -> None:
-        """The reply of ``tsapi_ensure`` for series ``keys[code]``: if it was created, give
-        it (soon) the tiers of a policy that selects it (``labels`` on top of the writer's)."""
-        if self._policies and not isinstance(reply, Exception) and int(reply[0]) == 1:
-            key = keys[code]
+    def ensured(self, key: str, created: bool, labels: Mapping[str, str]) -> None:
+        """``tsapi_ensure`` made sure series ``key`` exists: if it created it, give it (soon)
+        the tiers of a policy that selects it (``labels`` on top of the writer's)."""
+        if self._policies and created:
             self._created.add(key)
             wanted = {**self.labels, **labels}
             self._chain(key, lambda: self._apply_policy(key, wanted))

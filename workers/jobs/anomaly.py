@@ -30,6 +30,7 @@ from tsdb.models import Aggregation
 from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
+from workers.errors import JobNotPossible
 from workers.jobs.common import AnalysisParams, dest_keys, prepare_selection, read_array
 from workers.jobs.output import save_figure, write_series
 from workers.registry import JobType
@@ -94,7 +95,7 @@ async def prepare(params: AnomalyParams, store: TimeSeriesStore) -> AnomalyParam
         if bucket is not None:
             size = min(size, (bounds[1] - bounds[0]) // bucket + 1)
         if size > prepared.max_samples:
-            raise InvalidInput(
+            raise JobNotPossible(
                 f"{key} has {size} {'buckets' if bucket else 'samples'} in the range, more "
                 f"than max_samples ({prepared.max_samples}): narrow the range, give a (larger) "
                 "bucket, or raise max_samples"

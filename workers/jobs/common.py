@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from core.fields import StrictModel, TimeIn
+from core.fields import BoundIn, FilterList, Labels, SeriesKey, StrictModel
 from tsdb.errors import InvalidInput, NoSeriesMatch, SeriesNotFound
 from tsdb.filters import parse_filters
 from tsdb.keys import validate_key, validate_labels
@@ -20,6 +20,7 @@ from tsdb.paging import DEFAULT_PAGE
 from tsdb.rollups.read import iter_tiered_arrays
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound
+from workers.errors import JobNotPossible
 
 if TYPE_CHECKING:
     from workers.run import JobRun
@@ -45,10 +46,21 @@ FORMATS: tuple[Format, ...] = ("html", "png")
 class Selection(StrictModel):
     """Series (by ``keys`` or a label ``filter``) and a time range (open by default)."""
 
-    keys: list[str] | None = Field(None, description="Series keys")
-    filter: list[str] | None = Field(None, description="Label filters, e.g. ['city=austin']")
-    from_: TimeIn | None = Field(None, alias="from", description="Start; default: first sample")
-    to: TimeIn | None = Field(None, description="End; default: last sample")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["keys"], "properties": {"keys": {"type": "array"}}},
+                {"required": ["filter"], "properties": {"filter": {"type": "array"}}},
+            ]
+        }
+    )
+
+    keys: Annotated[list[SeriesKey], Field(min_length=1, max_length=MAX_SERIES)] | None = Field(
+        None, description="Series keys (give keys or filter)", examples=[["temp:austin"]]
+    )
+    filter: FilterList | None = Field(None, description="Label filters (give keys or filter)")
+    from_: BoundIn | None = Field(None, alias="from", description="Start; default: first sample")
+    to: BoundIn | None = Field(None, description="End; default: last sample")
 
     @model_validator(mode="after")
     def _one_selector(self) -> Selection:
@@ -87,7 +99,7 @@ async def prepare_selection(selection: Selection, store: TimeSeriesStore) -> dic
         if not keys:
             raise NoSeriesMatch(f"the filter {' '.join(filters)} matches no series")
     if len(keys) > MAX_SERIES:
-        raise InvalidInput(f"{len(keys)} series selected; a job takes at most {MAX_SERIES}")
+        raise JobNotPossible(f"{len(keys)} series selected; a job takes at most {MAX_SERIES}")
     return {"keys": keys, "filter": None, "from_": start, "to": end}
 
 
@@ -96,9 +108,11 @@ class AnalysisParams(Selection):
 
     write: bool = Field(False, description="Write the result back as a series per source")
     write_key: str | None = Field(
-        None, max_length=300, description="Key of the written series ({key} = source key)"
+        None,
+        pattern=r"^[A-Za-z0-9:._{}-]{1,300}$",
+        description="Key of the written series ({key} = source key)",
     )
-    write_labels: dict[str, str] = Field(
+    write_labels: Labels = Field(
         default_factory=dict, description="Labels of the written series (plus source, analysis)"
     )
     formats: list[Format] = Field(
@@ -116,12 +130,15 @@ def dest_keys(params: AnalysisParams, default: str) -> dict[str, str]:
         return {}
     template = params.write_key or default
     if len(sources) > 1 and "{key}" not in template:
-        raise InvalidInput("write_key must contain {key} when more than one series is analysed")
+        raise JobNotPossible("write_key must contain {key} when more than one series is analysed")
     dests = {s: template.replace("{key}", s) for s in sources}
     for dest in dests.values():
-        validate_key(dest, "write_key")
+        try:
+            validate_key(dest, "write_key")
+        except InvalidInput as exc:
+            raise JobNotPossible(str(exc)) from None
         if dest in dests:
-            raise InvalidInput(f"write_key would overwrite the analysed series {dest!r}")
+            raise JobNotPossible(f"write_key would overwrite the analysed series {dest!r}")
     validate_labels(params.write_labels)
     return dests
 

@@ -21,11 +21,11 @@ from pydantic import Field
 
 from core.fields import DurationIn
 from plots.analysis import correlation_heatmap
-from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation, RangeQuery
 from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
+from workers.errors import JobNotPossible
 from workers.jobs.common import FORMATS, Format, Selection, prepare_selection, read_array
 from workers.jobs.output import save_figure
 from workers.registry import JobType
@@ -66,7 +66,7 @@ class CorrelateParams(Selection):
 async def prepare(params: CorrelateParams, store: TimeSeriesStore) -> CorrelateParams:
     resolved = await prepare_selection(params, store)
     if len(resolved["keys"]) < 2:
-        raise InvalidInput("correlate needs at least two series")
+        raise JobNotPossible("correlate needs at least two series")
     bucket = None if params.bucket is None else parse_duration(params.bucket, "bucket")
     max_lag = None
     if params.max_lag is not None:
@@ -175,12 +175,12 @@ def run(params: CorrelateParams, job: JobRun) -> dict[str, Any]:
     job.progress(2, "finding the range")
     bounds = job.run(data_bounds(job.store, keys, params.from_ms, params.to_ms))
     if bounds is None:
-        raise InvalidInput("the selected series have no data in the range")
+        raise JobNotPossible("the selected series have no data in the range")
     start, end = bounds
     bucket = int(params.bucket) if params.bucket is not None else _auto_bucket(job, keys, *bounds)
     size = (end - start) // bucket + 1
     if size > params.max_buckets:
-        raise InvalidInput(
+        raise JobNotPossible(
             f"a bucket of {bucket} ms makes {size} buckets, more than max_buckets "
             f"({params.max_buckets}): give a larger bucket or a narrower range"
         )

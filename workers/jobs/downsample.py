@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from core.fields import DurationIn, StrictModel, TimeIn
+from core.fields import BoundIn, DurationIn, Labels, SeriesKey, StrictModel
 from tsdb.errors import InvalidInput, SeriesExists, SeriesNotFound
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import Aggregation, DuplicatePolicy, Rule, SeriesConfig
 from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound, parse_duration
+from workers.errors import JobNotPossible
 from workers.jobs.common import iter_pages
 from workers.registry import JobType
 from workers.run import JobRun
@@ -31,16 +32,16 @@ PAGE_BUCKETS = 50_000
 class DownsampleParams(StrictModel):
     """Which series, how to aggregate it, and where the result goes."""
 
-    source: str
+    source: SeriesKey
     agg: Aggregation
     bucket: DurationIn
-    dest: str | None = Field(None, description="Default: '<source>:<agg>:<bucket>'")
-    from_: TimeIn | None = Field(None, alias="from")
-    to: TimeIn | None = None
+    dest: SeriesKey | None = Field(None, description="Default: '<source>:<agg>:<bucket>'")
+    from_: BoundIn | None = Field(None, alias="from")
+    to: BoundIn | None = None
     mode: Literal["write", "rule"] = Field(
         "write", description="write: aggregate the range once; rule: also keep compacting"
     )
-    dest_labels: dict[str, str] = Field(default_factory=dict)
+    dest_labels: Labels = Field(default_factory=dict)
 
 
 async def prepare(params: DownsampleParams, store: TimeSeriesStore) -> DownsampleParams:
@@ -49,7 +50,10 @@ async def prepare(params: DownsampleParams, store: TimeSeriesStore) -> Downsampl
         raise SeriesNotFound(source)
     bucket_ms = parse_duration(params.bucket, "bucket")
     dest = params.dest or f"{source}:{params.agg.value}:{params.bucket}"
-    validate_key(dest, "dest")
+    try:
+        validate_key(dest, "dest")
+    except InvalidInput as exc:
+        raise JobNotPossible(f"{exc}: give a shorter source key or a dest") from None
     if dest == source:
         raise InvalidInput("dest must differ from source")
     validate_labels(params.dest_labels)

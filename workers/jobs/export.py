@@ -31,6 +31,7 @@ from tsdb.models import Aggregation
 from tsdb.paging import count_samples, data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import parse_duration
+from workers.errors import JobNotPossible
 from workers.jobs.common import Selection, iter_pages, prepare_selection
 from workers.registry import JobType
 from workers.run import JobRun
@@ -92,7 +93,7 @@ async def prepare(params: ExportParams, store: TimeSeriesStore) -> ExportParams:
     prepared = params.model_copy(update={**resolved, "bucket": bucket})
     total = sum((await _planned_rows(store, prepared)).values())
     if total > prepared.max_samples:
-        raise InvalidInput(
+        raise JobNotPossible(
             f"the export would hold {total} rows, more than max_samples "
             f"({prepared.max_samples}): narrow the range, export buckets, or raise max_samples"
         )

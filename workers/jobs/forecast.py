@@ -29,6 +29,7 @@ from tsdb.models import Aggregation
 from tsdb.paging import data_bounds
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
+from workers.errors import JobNotPossible
 from workers.jobs.common import AnalysisParams, dest_keys, prepare_selection, read_array
 from workers.jobs.output import save_figure, write_series
 from workers.registry import JobType
@@ -75,7 +76,7 @@ async def prepare(params: ForecastParams, store: TimeSeriesStore) -> ForecastPar
         bounds = await data_bounds(store, [key], prepared.from_ms, prepared.to_ms)
         have = 0 if bounds is None else bounds[1] // bucket - bounds[0] // bucket + 1
         if have < needed:
-            raise InvalidInput(
+            raise JobNotPossible(
                 f"{key} has {have} buckets of history in the range; the model needs at least "
                 f"{needed}: widen the range or use a smaller bucket"
             )
@@ -192,7 +193,7 @@ def _history(
     bucket = int(params.bucket)
     bounds = job.run(data_bounds(job.store, [key], params.from_ms, params.to_ms))
     if bounds is None:
-        raise InvalidInput(f"{key} has no data in the range")
+        raise JobNotPossible(f"{key} has no data in the range")
     first, last = bounds
     last_bucket = last - last % bucket
     start = max(first - first % bucket, last_bucket - (params.max_history - 1) * bucket)
@@ -201,7 +202,7 @@ def _history(
     finite = np.isfinite(v)
     t, v = t[finite], v[finite]
     if not len(t):
-        raise InvalidInput(f"{key} has no data in the range")
+        raise JobNotPossible(f"{key} has no data in the range")
     grid = np.arange(t[0], t[-1] + 1, bucket, dtype=np.int64)
     filled = np.interp(grid, t, v)
     return grid, filled, len(grid) - len(t)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
@@ -41,7 +41,9 @@ MOMENTS = {
 class StatsParams(Selection):
     """Which series and range, which percentiles, and optionally per bucket."""
 
-    percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0], max_length=20)
+    percentiles: list[Annotated[float, Field(ge=0, le=100)]] = Field(
+        default_factory=lambda: [50.0, 90.0, 99.0], max_length=20
+    )
     bucket: DurationIn | None = Field(None, description="Also compute the stats per bucket")
     max_samples: int = Field(
         20_000_000, ge=1, le=100_000_000, description="Most raw samples read for percentiles"

@@ -1,0 +1,1 @@
+"""Evaluation of parsed PromQL over a :class:`~promql.model.Source`."""

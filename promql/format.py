@@ -1,0 +1,148 @@
+"""Prometheus' formatting of values and timestamps, and the ``data`` object of its API.
+
+Sample values are strings: Go's ``strconv.FormatFloat`` with the shortest representation
+that round-trips, in ``'f'`` form except, in vectors and matrices, for magnitudes below 1e-6
+or from 1e21 on, which use ``'e'`` (as Prometheus 2.42's JSON encoder does; an instant
+query's scalar result is always ``'f'``); ``NaN``, ``+Inf`` and ``-Inf`` spelled so.
+Timestamps are seconds with at most three decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from promql.eval.result import QueryResult
+
+__all__ = [
+    "format_float_f",
+    "format_timestamp",
+    "format_value",
+    "result_data",
+    "result_json",
+]
+
+
+def format_float_f(value: float) -> str:
+    """Go's ``strconv.FormatFloat(value, 'f', -1, 64)`` (used for ``count_values`` labels)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = format(Decimal(repr(value)), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _format_float_e(value: float) -> str:
+    """Go's ``strconv.FormatFloat(value, 'e', -1, 64)``: shortest digits, 2-digit exponent."""
+    digits = Decimal(repr(value)).normalize()
+    sign, coeff, exp = digits.as_tuple()
+    text = "".join(map(str, coeff))
+    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    power = int(exp) + len(coeff) - 1
+    return f"{'-' if sign else ''}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+
+
+def format_value(value: float) -> str:
+    """A sample value as Prometheus' JSON API writes it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        return _format_float_e(value)
+    return format_float_f(value)
+
+
+def format_timestamp(t_ms: int) -> str:
+    """A millisecond timestamp as the JSON number Prometheus writes (``1700000000.123``)."""
+    sign = "-" if t_ms < 0 else ""
+    whole, frac = divmod(abs(int(t_ms)), 1000)
+    return f"{sign}{whole}" + (f".{frac:03d}" if frac else "")
+
+
+def _ts(t_ms: int) -> float:
+    return int(t_ms) / 1000
+
+
+def result_data(result: QueryResult) -> dict[str, Any]:
+    """The ``data`` object of Prometheus' query API for a result, as plain Python data.
+
+    Timestamps are floats in seconds (equal, as JSON numbers, to Prometheus' rendering);
+    values are strings formatted by :func:`format_value`.
+    """
+    kind = result.result_type
+    if kind == "scalar":
+        t, v = result.scalar
+        return {"resultType": kind, "result": [_ts(t), format_float_f(v)]}
+    if kind == "string":
+        t, s = result.string
+        return {"resultType": kind, "result": [_ts(t), s]}
+    if kind == "vector":
+        return {
+            "resultType": kind,
+            "result": [
+                {"metric": dict(labels), "value": [_ts(t), format_value(v)]}
+                for labels, t, v in result.vector
+            ],
+        }
+    return {
+        "resultType": kind,
+        "result": [
+            {
+                "metric": dict(labels),
+                "values": [
+                    [_ts(t), format_value(v)] for t, v in zip(ts.tolist(), vs.tolist(), strict=True)
+                ],
+            }
+            for labels, ts, vs in result.matrix
+        ],
+    }
+
+
+def _json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _json_metric(labels: Any) -> str:
+    return "{" + ",".join(f"{_json_str(k)}:{_json_str(v)}" for k, v in labels) + "}"
+
+
+def _json_point(t: int, v: float) -> str:
+    return f'[{format_timestamp(t)},"{format_value(v)}"]'
+
+
+def result_json(result: QueryResult) -> str:
+    """The ``data`` object as JSON text, byte for byte as Prometheus renders it."""
+    kind = result.result_type
+    if kind == "scalar":
+        t, v = result.scalar
+        body = f'[{format_timestamp(t)},"{format_float_f(v)}"]'
+    elif kind == "string":
+        t, s = result.string
+        body = f"[{format_timestamp(t)},{_json_str(s)}]"
+    elif kind == "vector":
+        body = (
+            "["
+            + ",".join(
+                f'{{"metric":{_json_metric(labels)},"value":{_json_point(t, v)}}}'
+                for labels, t, v in result.vector
+            )
+            + "]"
+        )
+    else:
+        items = []
+        for labels, ts, vs in result.matrix:
+            points = ",".join(
+                _json_point(t, v)
+                for t, v in zip(np.asarray(ts).tolist(), np.asarray(vs).tolist(), strict=True)
+            )
+            items.append(f'{{"metric":{_json_metric(labels)},"values":[{points}]}}')
+        body = "[" + ",".join(items) + "]"
+    return f'{{"resultType":"{kind}","result":{body}}}'

@@ -1,0 +1,1 @@
+"""Generated protobuf code of Prometheus remote write (see remote.proto)."""
