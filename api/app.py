@@ -30,6 +30,7 @@ from api.routes import (
     labels,
     points,
     query,
+    rollups,
     rules,
     schedules,
     series,
@@ -85,8 +86,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     install_json_bodies(app)  # after the access checks: 401/403 before 415
     install_contract(app)  # typed path parameters: 422
     app.register_blueprint(metrics_routes.bp)
-    routes = (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, keys)
-    for module in (*routes, docs, ui):
+    routes = (health, series, points, query, rules, rollups, labels, jobs, schedules, bulk)
+    for module in (*routes, influx, keys, docs, ui):
         app.register_blueprint(module.bp)
 
     app.extensions[OUTAGE_LOG] = OutageLog(settings.outage_log_interval)

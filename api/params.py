@@ -82,7 +82,7 @@ def range_query(args: RangeArgs) -> RangeQuery:
 
 
 def read_options(args: RangeArgs) -> ReadOptions:
-    """The API's own read options (max_points, fill, fn, format, paging)."""
+    """The API's own read options (max_points, fill, fn, format, paging, tier)."""
     return ReadOptions(
         max_points=args.max_points,
         fill=args.fill,
@@ -90,6 +90,7 @@ def read_options(args: RangeArgs) -> ReadOptions:
         csv=wants_csv(args.format),
         limit=args.limit if isinstance(args, PageArgs) else None,
         cursor=args.cursor if isinstance(args, PageArgs) else None,
+        tier=args.tier,
     )
 
 

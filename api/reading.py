@@ -23,8 +23,14 @@ from tsdb.models import (
     RangeQuery,
     SeriesPoints,
 )
-from tsdb.paging import count_samples, data_bounds, iter_range, next_page, resolve_align
+from tsdb.paging import count_samples, data_bounds, next_page, resolve_align
+from tsdb.rollups.config import load_rollups
+from tsdb.rollups.models import TierChoice
+from tsdb.rollups.plan import RAW, friendly_bucket
+from tsdb.rollups.read import TieredRead, open_read, open_reads
+from tsdb.rollups.read import count_samples as tiered_count
 from tsdb.store import TimeSeriesStore
+from tsdb.timefmt import parse_duration
 from tsdb.transforms import (
     Apply,
     Edges,
@@ -57,6 +63,7 @@ class ReadOptions:
     limit: int | None = None
     cursor: int | None = None
     default_max_points: int = 2000
+    tier: TierChoice = TierChoice.AUTO
 
     def transforms(self, query: RangeQuery | None = None) -> list[Transform]:
         """Fresh transform state for one series read by ``query`` (once aligned): empty
@@ -108,7 +115,9 @@ async def plan(
 
     With an aggregation and no bucket, the bucket is the range split into ``max_points``
     (default 2,000). With ``max_points`` and no aggregation, raw samples are returned when
-    they fit, else ``avg`` buckets. Buckets then start at the range's start.
+    they fit, else ``avg`` buckets. Buckets then start at the range's start; when the series
+    have rollup tiers, the bucket is rounded up to a multiple of the coarsest tier bucket that
+    fits and buckets start on that tier's grid, so that the tier can serve the read.
     """
     if options.fill is not None and query.aggregation is None:
         raise InvalidQuery("fill applies to aggregated buckets: add agg (and bucket or max_points)")
@@ -166,25 +175,51 @@ async def _planned_bucket(
         return replace(query, bucket_ms=query.bucket_ms or 1)
     low, high = bounds
     if query.aggregation is None:
-        if filters:
+        if filters:  # many series: one TS.MRANGE counts them all
             counts = list((await store.sample_counts(filters, low, high, query)).values())
         else:
-            counts = await asyncio.gather(
-                *(count_samples(store, k, low, high, query) for k in keys)
-            )
+            count = count_samples if options.tier == TierChoice.RAW else tiered_count  # ROLLUPS
+            counts = await asyncio.gather(*(count(store, k, low, high, query) for k in keys))
         if max(counts, default=0) <= max_points:
             return query
         query = replace(query, aggregation=Aggregation.AVG)
     bucket = max(1, math.ceil((high - low + 1) / max_points))
     align = query.align if query.align is not None else low
+    if query.align is None and options.tier != TierChoice.RAW:  # ROLLUPS: a bucket tiers serve
+        assert query.aggregation is not None
+        friendly = await _tier_bucket(store, keys, low, high, max_points, query.aggregation)
+        bucket, align = friendly or (bucket, align)
     return replace(query, from_ts=low, to_ts=high, bucket_ms=bucket, align=align)
 
 
-def _meta(query: RangeQuery, options: ReadOptions) -> dict[str, Any]:
+async def _tier_bucket(
+    store: TimeSeriesStore,
+    keys: Sequence[str],
+    low: int,
+    high: int,
+    max_points: int,
+    aggregation: Aggregation,
+) -> tuple[int, int] | None:
+    """A bucket and alignment the tiers of ``keys`` can serve (those they all have, else
+    any), or None."""
+    found = await load_rollups(store.client, keys)
+    if not found:
+        return None
+    sets = [set(r.tiers) for r in found.values()]
+    shared = set.intersection(*sets) if len(sets) == len(keys) else set()
+    tiers = sorted(shared or set.union(*sets))
+    return friendly_bucket(tiers, low, high, max_points, aggregation)
+
+
+def _meta(
+    query: RangeQuery, options: ReadOptions, tiers: Sequence[str] | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if query.aggregation is not None:
         meta["aggregation"] = query.aggregation
         meta["bucket_ms"] = query.bucket_ms
+        if tiers is not None:
+            meta["tiers"] = list(tiers)
     if options.fill is not None:
         meta["fill"] = options.fill
     if options.fn is not None:
@@ -211,11 +246,9 @@ def _json_rows(rows: Sequence[Sequence[Any]]) -> bytes:
     return orjson.dumps(rows)[1:-1]  # NaN becomes null
 
 
-async def _pages(
-    store: TimeSeriesStore, key: str, query: RangeQuery, options: ReadOptions
-) -> AsyncIterator[Rows]:
-    transforms = options.transforms(query)
-    async for page in iter_range(store, key, query):
+async def _pages(read: TieredRead, options: ReadOptions) -> AsyncIterator[Rows]:
+    transforms = options.transforms(read.query)
+    async for page in read.pages():
         rows = pipeline(transforms, page)
         if rows:
             yield rows
@@ -252,21 +285,25 @@ async def single_series_response(
             query = replace(query, to_ts=options.cursor)
         else:
             query = replace(query, from_ts=options.cursor)
-    meta = _meta(query, options)
     if options.cursor is not None and _crossed(query):  # a cursor past the range's other end
         if options.csv:
             return Response(b"t,v\n", mimetype=CSV)
-        return json_response({"key": key, **meta, "points": [], "next": None})
+        return json_response({"key": key, **_meta(query, options), "points": [], "next": None})
+    read = await open_read(store, key, query, options.tier)  # ROLLUPS: which tiers serve it
+    meta = _meta(query, options, read.served)
+    headers = _tier_header(query, read.served)
     if options.limit is not None:
-        return await _one_page(store, key, query, options, meta)
-    first, pages = await _first(_pages(store, key, query, options))
+        return await _one_page(store, key, query, options, meta, headers)
+    first, pages = await _first(_pages(read, options))
     second, pages = await _first(pages)
     if second is None:  # one page: answered in one piece (a streamed body costs more sends)
         mimetype = CSV if options.csv else "application/json"
         if options.csv:
-            return Response(b"t,v\n" + _csv_rows(first or []), mimetype=mimetype)
+            whole = b"t,v\n" + _csv_rows(first or [])
+            return Response(whole, mimetype=mimetype, headers=headers)
         head = dumps({"key": key, **meta})[:-1] + b',"points":['
-        return Response(head + (_json_rows(first) if first else b"") + b"]}", mimetype=mimetype)
+        whole = head + (_json_rows(first) if first else b"") + b"]}"
+        return Response(whole, mimetype=mimetype, headers=headers)
     pages = _chained(second, pages)
 
     async def body() -> AsyncIterator[bytes]:
@@ -287,7 +324,12 @@ async def single_series_response(
             separator = b","
         yield b"]}"
 
-    return streamed_response(body(), csv=options.csv)
+    return streamed_response(body(), csv=options.csv, headers=headers)
+
+
+def _tier_header(query: RangeQuery, served: Sequence[str]) -> dict[str, str] | None:
+    """``X-Tiers``: which tiers served an aggregated read (for CSV answers too)."""
+    return {"X-Tiers": ",".join(served)} if query.aggregation is not None else None
 
 
 def _crossed(query: RangeQuery) -> bool:
@@ -300,10 +342,12 @@ async def _one_page(
     query: RangeQuery,
     options: ReadOptions,
     meta: dict[str, Any],
+    tier_headers: dict[str, str] | None = None,
 ) -> Response:
     limit = int(options.limit or 0)
     points: list[Point] = []
-    async for page in iter_range(store, key, replace(query, count=limit)):
+    read = await open_read(store, key, replace(query, count=limit), options.tier)
+    async for page in read.pages():
         points.extend(page)
     transforms = options.transforms(query)
     rows = [*pipeline(transforms, points), *finish(transforms)]
@@ -312,9 +356,10 @@ async def _one_page(
     if following is not None:
         cursor = following.to_ts if query.reverse else following.from_ts
     if options.csv:
-        headers = {"X-Next-Cursor": str(cursor)} if cursor is not None else None
+        headers = {"X-Next-Cursor": str(cursor)} if cursor is not None else {}
+        headers.update(tier_headers or {})
         return Response(b"t,v\n" + _csv_rows(rows), mimetype=CSV, headers=headers)
-    return json_response({"key": key, **meta, "points": rows, "next": cursor})
+    return json_response({"key": key, **meta, "points": rows, "next": cursor}, headers=tier_headers)
 
 
 async def multi_series_response(
@@ -333,7 +378,9 @@ async def multi_series_response(
         if keys
         else query.range
     )
-    if keys and await _fits_one_reply(store, query.filters, planned, len(keys)):
+    reads = await open_reads(store, keys, planned, options.tier)  # ROLLUPS
+    raw_only = all(read.tiers is None for read in reads)
+    if keys and raw_only and await _fits_one_reply(store, query.filters, planned, len(keys)):
         return _whole(await store.mrange(replace(query, range=planned)), planned, options)
     labels: dict[str, dict[str, str]] = {}
     if query.with_labels or query.selected_labels:
@@ -344,19 +391,20 @@ async def multi_series_response(
     if keys:  # check the query before the answer starts: errors must not break a stream
         await store.range(keys[0], replace(planned, count=1))
     meta = _meta(planned, options)
+    served = sorted({name for read in reads for name in read.served}, key=_coarsest_first)
 
     async def body() -> AsyncIterator[bytes]:
         if options.csv:
             yield b"key,t,v\n"
         else:
             yield dumps(meta)[:-1] + (b"," if meta else b"") + b'"series":['
-        for index, key in enumerate(keys):
-            pages = _pages(store, key, planned, options)
+        for index, (key, read) in enumerate(zip(keys, reads, strict=True)):
+            pages = _pages(read, options)
             if options.csv:
                 async for rows in pages:
                     yield _csv_rows(rows, f"{key},")
                 continue
-            head = dumps({"key": key, "labels": labels.get(key, {})})[:-1]
+            head = dumps({"key": key, "labels": labels.get(key, {}), **_served(read)})[:-1]
             yield (b"," if index else b"") + head + b',"points":['
             separator = b""
             async for rows in pages:
@@ -366,7 +414,20 @@ async def multi_series_response(
         if not options.csv:
             yield b"]}"
 
-    return streamed_response(body(), csv=options.csv)
+    headers = _tier_header(planned, served) if keys else None
+    return streamed_response(body(), csv=options.csv, headers=headers)
+
+
+def _served(read: TieredRead) -> dict[str, list[str]]:
+    """A series' ``tiers`` member, for aggregated reads."""
+    return {"tiers": list(read.served)} if read.query.aggregation is not None else {}
+
+
+def _coarsest_first(name: str) -> tuple[int, int]:
+    """Sort key of tier names: raw last, then by bucket, widest first."""
+    if name == RAW:
+        return (1, 0)
+    return (0, -parse_duration(name))
 
 
 async def _fits_one_reply(
@@ -392,20 +453,26 @@ async def _fits_one_reply(
 
 
 def _whole(result: Sequence[SeriesPoints], query: RangeQuery, options: ReadOptions) -> Response:
-    """The answer of one TS.MRANGE, with the transforms applied per series."""
+    """The answer of one TS.MRANGE (raw samples: no series has a tier that serves it), with
+    the transforms applied per series."""
     series = []
     for item in result:
         transforms = options.transforms(query)
         rows = [*pipeline(transforms, item.points), *finish(transforms)]
         series.append((item.key, item.labels, rows))
+    headers = _tier_header(query, [RAW])
     if options.csv:
         body = b"key,t,v\n" + b"".join(_csv_rows(rows, f"{key},") for key, _, rows in series)
-        return Response(body, mimetype=CSV)
+        return Response(body, mimetype=CSV, headers=headers)
+    served = {"tiers": [RAW]} if query.aggregation is not None else {}
     return json_response(
         {
             **_meta(query, options),
-            "series": [{"key": k, "labels": ls, "points": rows} for k, ls, rows in series],
-        }
+            "series": [
+                {"key": k, "labels": ls, **served, "points": rows} for k, ls, rows in series
+            ],
+        },
+        headers=headers,
     )
 
 
@@ -428,7 +495,7 @@ async def _grouped(
         return Response(body, mimetype=CSV)
     return json_response(
         {
-            **_meta(planned, options),
+            **_meta(planned, options, [RAW]),  # GROUPBY/REDUCE: TS.MRANGE on raw samples
             "series": [{"key": k, "labels": ls, "points": rows} for k, ls, rows in series],
         }
     )

@@ -24,6 +24,7 @@ from core.fields import (
     examples,
 )
 from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, Encoding, Reducer
+from tsdb.rollups.models import TierChoice
 from tsdb.transforms import FillPolicy, Function
 
 ChunkSize = Annotated[
@@ -256,6 +257,13 @@ class RangeArgs(StrictModel):
     fill: FillPolicy | None = Field(None, description="Fill empty buckets: null, zero, ...")
     fn: Function | None = Field(None, description="rate, derivative, delta or cumsum")
     format: Literal["json", "csv"] | None = Field(None, description="Or Accept: text/csv")
+    tier: TierChoice = Field(
+        TierChoice.AUTO,
+        description=(
+            "auto: aggregated reads use the series' rollup tiers where they give the same "
+            "answer (the answer's 'tiers' says which served it); raw: raw samples only"
+        ),
+    )
 
 
 class PageArgs(RangeArgs):
@@ -275,6 +283,9 @@ class PointsOut(BaseModel):
     fill: FillPolicy | None = None
     fn: Function | None = None
     next: int | None = Field(None, description="With limit: cursor of the next page")
+    tiers: list[str] | None = Field(
+        None, description="Aggregated reads: the rollup tiers that served it (1h, 1m...) or raw"
+    )
 
 
 class QueryArgs(RangeArgs):
@@ -295,6 +306,9 @@ class SeriesPointsOut(BaseModel):
     key: str
     labels: dict[str, str]
     points: list[tuple[int, float | None]]
+    tiers: list[str] | None = Field(
+        None, description="Aggregated reads: the rollup tiers that served this series, or raw"
+    )
 
 
 class QueryOut(BaseModel):

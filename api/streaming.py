@@ -113,8 +113,10 @@ async def interruptible(
             yield nesting.closing() + b',"error":' + problem + b"}"
 
 
-def streamed_response(chunks: AsyncIterator[bytes], *, csv: bool) -> Response:
+def streamed_response(
+    chunks: AsyncIterator[bytes], *, csv: bool, headers: dict[str, str] | None = None
+) -> Response:
     """A streamed JSON or CSV answer that ends in an error record if it is cut."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     body = interruptible(chunks, csv=csv, app=app, method=request.method, path=request.path)
-    return Response(body, mimetype=CSV if csv else "application/json")
+    return Response(body, mimetype=CSV if csv else "application/json", headers=headers)

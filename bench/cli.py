@@ -38,8 +38,10 @@ from bench.report import (
     range_row,
     raw_range_rows,
     reader_rows,
+    rollup_rows,
     write_json,
 )
+from bench.rollups import YEAR, run_rollups
 from bench.servers import redis_cli_path, running_api, running_redis
 from tsdb.connection import timeseries_version
 
@@ -160,6 +162,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip-jobs", action="store_true", help="skip the job benchmark (plot latency, no-ops)"
     )
     parser.add_argument(
+        "--skip-rollups",
+        action="store_true",
+        help="skip the rollup tier rows (a year of per-second data in four series)",
+    )
+    parser.add_argument(
+        "--rollup-points",
+        type=_positive,
+        default=YEAR,
+        help="points per series of the rollup rows (default: a year at 1/s, %(default)s)",
+    )
+    parser.add_argument(
+        "--rollup-runs",
+        type=_positive,
+        default=15,
+        help="whole-range reads each way, tiered and raw (default: %(default)s)",
+    )
+    parser.add_argument(
         "--skip-peer",
         action="store_true",
         help="skip the rows against VictoriaMetrics (listing and labels at 2 k to 1 M series...)",
@@ -273,6 +292,14 @@ def run(options: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             )
             rows.extend(job_rows(jobs))
             details["jobs"] = asdict(jobs)
+        if not options.skip_rollups:  # last: it leaves four big series behind
+            _say(
+                f"rollups: loading {options.rollup_points:,} points into 4 series, backfilling "
+                f"three tiers, then {options.rollup_runs} reads each way and ingests"
+            )
+            rollups = run_rollups(ctx, options.rollup_points, options.rollup_runs, 10, 5)
+            rows.extend(rollup_rows(rollups))
+            details["rollups"] = asdict(rollups)
     if not options.skip_peer:
         with tempfile.TemporaryDirectory(prefix="tsapi-bench-peer-") as scratch:
             _say("peer: tsapi and VictoriaMetrics, fresh servers, 2 k to 1 M series")

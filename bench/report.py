@@ -13,6 +13,7 @@ from bench.ingest import IngestTimes
 from bench.jobs import IN_FLIGHT, JobTimes
 from bench.rawrange import RawRangeTimes
 from bench.readers import ReaderTimes
+from bench.rollups import RollupTimes
 from bench.stats import median
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "range_row",
     "raw_range_rows",
     "reader_rows",
+    "rollup_rows",
     "write_json",
 ]
 
@@ -43,6 +45,18 @@ PNG_TARGET = 1.5
 """The same for a PNG plot job (on a worker whose Chromium is already running)."""
 NOOP_TARGET = 100.0
 """No-op jobs per second one worker must run."""
+TIERED_VIEW_MS = 20.0
+"""A whole-year ``max_points=2000`` read served by tiers: at most this many milliseconds..."""
+TIERED_SPEEDUP = 1 / 30
+"""...and at most this fraction of the same buckets read from raw samples."""
+UI_VIEW_MS = 100.0
+"""The web UI's four-series year view, all four answers read."""
+BACKFILL_SECONDS = 60.0
+"""Filling the three tiers of a year of per-second data."""
+TIER_MEMORY = 0.05
+"""The tiers' memory as a share of the raw series'."""
+INGEST_WITH_TIERS = 0.7
+"""Ingest rate with three tiers on every series, as a share of the rate without tiers."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,93 @@ def job_rows(times: JobTimes) -> list[Row]:
             )
         )
     return rows
+
+
+def rollup_rows(times: RollupTimes) -> list[Row]:
+    """Tiered vs raw reads (lower is better), backfill, memory and ingest with tiers."""
+    year = f"{times.points:,} pts"
+    view = median(times.view) * 1000
+    view_raw = median(times.view_raw) * 1000
+    ui = median(times.ui) * 1000
+    ui_raw = median(times.ui_raw) * 1000
+    tier_bytes = sum(times.tier_memory.values())
+    plain = times.ingest_points / median(times.ingest_plain)
+    tiered = times.ingest_points / median(times.ingest_tiered)
+    runs = len(times.view)
+    tiers_mib = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in times.tier_memory.items())
+    return [
+        Row(
+            f"whole range of {year}, max_points={MAX_POINTS_SHOWN}: {times.view_buckets:,} "
+            f"buckets of {times.view_bucket_ms // 60_000} min from tiers "
+            f"{'+'.join(times.view_tiers)} vs the same buckets with tier=raw (median of {runs})",
+            "ms",
+            view,
+            view_raw,
+            view / view_raw,
+            False,
+            TIERED_SPEEDUP,
+        ),
+        Row(
+            f"  the same tiered read: at most {TIERED_VIEW_MS:g} ms",
+            "ms",
+            view,
+            None,
+            None,
+            False,
+            TIERED_VIEW_MS,
+        ),
+        Row(
+            f"web UI year view of 4 series ({times.ui_buckets:,} buckets of "
+            f"{times.ui_bucket_ms // 3_600_000} h, 4 requests at once; median of {len(times.ui)}, "
+            f"raw: of {len(times.ui_raw)})",
+            "ms",
+            ui,
+            ui_raw,
+            ui / ui_raw,
+            False,
+        ),
+        Row(
+            f"  the same tiered view: under {UI_VIEW_MS:g} ms",
+            "ms",
+            ui,
+            None,
+            None,
+            False,
+            UI_VIEW_MS,
+        ),
+        Row(
+            f"backfill of three tiers (1m/90d, 1h/730d, 1d) of {year}, PUT->job finished",
+            "s",
+            times.backfill_seconds,
+            None,
+            None,
+            False,
+            BACKFILL_SECONDS,
+        ),
+        Row(
+            f"tiers' memory ({tiers_mib}) vs the raw series' ({times.raw_memory / 2**20:,.0f} MiB)",
+            "MiB",
+            tier_bytes / 2**20,
+            times.raw_memory / 2**20,
+            tier_bytes / times.raw_memory,
+            False,
+            TIER_MEMORY,
+        ),
+        Row(
+            f"ingest {times.ingest_points:,} pts in {times.ingest_series} new series, POST "
+            f"/v1/points JSON columnar: three tiers on every series vs none "
+            f"(median of {len(times.ingest_tiered)})",
+            "samples/s",
+            tiered,
+            plain,
+            tiered / plain,
+            True,
+            INGEST_WITH_TIERS,
+        ),
+    ]
+
+
+MAX_POINTS_SHOWN = 2_000
 
 
 def _figure(value: float | None, unit: str) -> str:

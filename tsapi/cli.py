@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tsapi_client.cli:query",
         "Points of the series KEY, or of every series the --filter options select.",
     ),
+    "rollups": (
+        "tsapi_client.cli_rollups:rollups",
+        "Rollup tiers of series, and policies that give tiers by label filter.",
+    ),
     "latest": (
         "tsapi_client.cli:latest",
         "The newest sample of every series the filters select.",

@@ -52,6 +52,7 @@ from tsdb.models import (
     SMALL_CHUNK_BYTES,
 )
 from tsdb.rejections import Rejections
+from tsdb.rollups.hooks import WriteTracker
 
 __all__ = ["Batch", "BulkWriter", "WriteSummary"]
 
@@ -237,6 +238,7 @@ class BulkWriter:
         self._pending: list[_Sent] = []
         self._conn: AbstractConnection | None = None
         self._defaults: ServerDefaults | None = None
+        self._tiers = WriteTracker(client, self.labels)  # ROLLUPS: tiers follow the write
 
     async def __aenter__(self) -> BulkWriter:
         return self
@@ -272,6 +274,7 @@ class BulkWriter:
         if len(batch):
             await self.layout.shards()  # a cluster's layout, to name each series' index
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
+            await self._tiers.prepare(batch.keys, batch.codes, batch.ts)  # ROLLUPS
             if self.raw:
                 await self._send_raw(batch)
                 while len(self._pending) > 1:
@@ -283,6 +286,7 @@ class BulkWriter:
         """Read every outstanding reply; return what was written."""
         while self._pending:
             await self._read_raw(self._pending.pop(0))
+        await self._tiers.finish()  # ROLLUPS: policies for new series, tiers of touched ones
         return WriteSummary(self.written, self.created, len(self._touched), self.ignored)
 
     async def preflight(self, batch: Batch) -> None:
@@ -505,15 +509,16 @@ class BulkWriter:
         stored = np.zeros(len(batch), dtype=bool)
         for (kind, first, last), reply in zip(sent.commands, replies, strict=True):
             if kind == "ensure":
-                self._ensured_group(sent.groups[first], reply)
+                self._ensured_group(sent.groups[first], reply, batch)
             elif isinstance(reply, Exception):
                 self._reject_span(batch, np.arange(first, last), reply)
             else:
                 self._madd_reply(batch, first, last, reply, stored)
         self.written += int(stored.sum())
+        self._tiers.stored(batch.keys, batch.codes, batch.ts, stored)  # ROLLUPS
         self._trim_to_retention(batch, stored)
 
-    def _ensured_group(self, keys: list[str], reply: Any) -> None:
+    def _ensured_group(self, keys: list[str], reply: Any, batch: Batch) -> None:
         if isinstance(reply, Exception):
             if is_missing_function(reply):
                 self._functions_missing = True
@@ -522,6 +527,8 @@ class BulkWriter:
             return
         for i, key in enumerate(keys):
             self._ensured(key, *reply[3 * i : 3 * i + 3])
+            # ROLLUPS: a created series may get tiers from a policy
+            self._tiers.ensured(key, int(reply[3 * i]) == 1, batch.labels.get(key, {}))
 
     def _ensured(self, key: str, state: int, retention: Any, last: int) -> None:
         series = self._series[key]

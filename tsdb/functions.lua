@@ -19,6 +19,12 @@ local function info_field(info, name)
 end
 
 -- The labels of a TS.INFO reply as a flat list {name, value, name, value, ...}.
+-- Series under tsapi's own prefix (tsdb/keys.py PREFIX: the parts of rollup tiers) are
+-- tsapi's, not users': never indexed, never listed. Users cannot make such keys.
+local function is_own(key)
+  return string.sub(key, 1, 6) == 'tsapi:'
+end
+
 local function info_labels(info)
   local flat = {}
   for _, pair in ipairs(info_field(info, 'labels') or {}) do
@@ -222,7 +228,7 @@ local function index_scan(_, args)
   local reply = redis.call('SCAN', args[2], 'COUNT', args[3], 'TYPE', 'TSDB-TYPE')
   local added = 0
   for _, key in ipairs(reply[2]) do
-    if redis.call('ZSCORE', prefix .. 'series', key) == false then
+    if not is_own(key) and redis.call('ZSCORE', prefix .. 'series', key) == false then
       added = added + index_add(prefix, key, info_labels(redis.call('TS.INFO', key)))
     end
   end
@@ -235,9 +241,11 @@ local function series_scan(_, args)
   local reply = redis.call('SCAN', args[1], 'COUNT', args[2], 'TYPE', 'TSDB-TYPE')
   local found = {}
   for _, key in ipairs(reply[2]) do
-    local entry = info_labels(redis.call('TS.INFO', key))
-    table.insert(entry, 1, key)
-    found[#found + 1] = entry
+    if not is_own(key) then
+      local entry = info_labels(redis.call('TS.INFO', key))
+      table.insert(entry, 1, key)
+      found[#found + 1] = entry
+    end
   end
   return {reply[1], found}
 end

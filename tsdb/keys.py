@@ -21,6 +21,7 @@ __all__ = [
     "KEY_PATTERN",
     "LABEL_PATTERN",
     "PREFIX",
+    "RESERVED_LABEL_PREFIX",
     "RESERVED_PREFIXES",
     "api_key_key",
     "api_keys_index_key",
@@ -28,10 +29,15 @@ __all__ = [
     "artifact_key",
     "config_key",
     "index_prefix",
+    "is_tsapi_series",
     "job_cancel_key",
     "job_dependents_key",
     "jobs_index_key",
     "rate_limit_key",
+    "rollup_policies_key",
+    "rollup_state_key",
+    "rollup_tier_key",
+    "rollups_index_key",
     "schedule_claim_key",
     "schedules_due_key",
     "schedules_key",
@@ -49,6 +55,8 @@ LABEL_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
 # keep out the characters its filter grammar gives meaning to, and control characters.
 LABEL_VALUE_PATTERN = re.compile(r"[^\x00-\x1f\x7f=!(),\"']*")
 LABEL_VALUE_MAX_LENGTH = 1024
+RESERVED_LABEL_PREFIX = "tsapi_"
+"""Labels tsapi puts on its own series (rollup tiers); a user's series may not carry them."""
 
 
 def validate_key(key: str, field: str = "key") -> str:
@@ -78,6 +86,11 @@ def validate_labels(labels: dict[str, str]) -> dict[str, str]:
             raise InvalidInput(
                 f"label name {name!r} must start with a letter or '_' and hold only letters, "
                 "digits and '_.:-' (at most 128 characters)"
+            )
+        if name.startswith(RESERVED_LABEL_PREFIX):
+            raise InvalidInput(
+                f"label name {name!r} uses the prefix {RESERVED_LABEL_PREFIX!r}, which tsapi "
+                "keeps for its own series"
             )
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidInput(f"label {name!r} must have a string value")
@@ -163,6 +176,46 @@ def api_keys_index_key() -> str:
 def rate_limit_key(identity: str) -> str:
     """Key of the token bucket of one API key id or client address."""
     return f"{PREFIX}ratelimit:{identity}"
+
+
+# -- rollup tiers (tsdb/rollups) ----------------------------------------------------------------
+# A series' tier series and its tier state share the series' hash slot, so that one Redis
+# function call can update them together on a cluster: a key with a hash tag keeps it
+# (``t:temp:{austin}``), any other key becomes the tag (``{temp:austin}``). The two forms
+# cannot meet, so no two series share these keys.
+
+
+def _slot_form(key: str) -> str:
+    start = key.find("{")
+    if start >= 0 and key.find("}", start + 1) > start + 1:
+        return f"t:{key}"
+    return f"{{{key}}}"
+
+
+def rollup_state_key(key: str) -> str:
+    """Key of the hash holding the tiers of series ``key`` and how far each is filled."""
+    return f"{PREFIX}rollup:{_slot_form(key)}"
+
+
+def rollup_tier_key(key: str, bucket: str, part: str) -> str:
+    """Key of the series holding one part (sum, count, ...) of one tier of series ``key``."""
+    return f"{rollup_state_key(key)}:{bucket}:{part}"
+
+
+def rollups_index_key() -> str:
+    """Key of the hash of every series that has tiers (key -> its tiers, JSON)."""
+    return f"{PREFIX}rollups"
+
+
+def rollup_policies_key() -> str:
+    """Key of the hash of rollup policies (name -> label filter and tiers, JSON)."""
+    return f"{PREFIX}rollup-policies"
+
+
+def is_tsapi_series(key: str) -> bool:
+    """True for a series tsapi keeps for itself (the parts of rollup tiers): kept out of
+    listings (users cannot make such keys: their prefix is reserved)."""
+    return key.startswith(RESERVED_PREFIXES)
 
 
 INDEX_PREFIX = f"{PREFIX}index:"

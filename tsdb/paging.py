@@ -13,6 +13,8 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from tsdb.faults import domain_error, translate
+from tsdb.keys import validate_key
 from tsdb.models import Aggregation, BucketTimestamp, Point, RangeQuery, SeriesInfo
 from tsdb.store import TimeSeriesStore
 
@@ -158,7 +160,25 @@ async def data_bounds(
     """Concrete bounds: the given ones, or the first/last sample over ``keys``; None if no data."""
     if start is not None and end is not None:
         return start, end
-    return bounds_of(await asyncio.gather(*(store.info(k) for k in keys)), start, end)
+    # the first and the newest sample of each, in one pipeline (TS.INFO would do, but it walks
+    # every chunk of a series: 1.5 ms for a year of per-second samples)
+    pipe = store.client.pipeline(transaction=False)
+    for key in keys:
+        validate_key(key)
+        pipe.execute_command("TS.RANGE", key, "-", "+", "COUNT", 1)
+        pipe.execute_command("TS.REVRANGE", key, "-", "+", "COUNT", 1)
+    with translate():
+        ends = await pipe.execute(raise_on_error=False)
+    for key, reply in zip([k for k in keys for _ in (0, 1)], ends, strict=True):
+        if isinstance(reply, Exception):
+            raise domain_error(reply, key=key)
+    firsts = [int(p[0][0]) for p in ends[::2] if p]
+    lasts = [int(p[0][0]) for p in ends[1::2] if p]
+    if not firsts:
+        return None
+    low = start if start is not None else min(firsts)
+    high = end if end is not None else max(lasts)
+    return (low, high) if low <= high else None
 
 
 def bounds_of(

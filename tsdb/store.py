@@ -60,6 +60,7 @@ from tsdb.models import (
     SeriesPoints,
 )
 from tsdb.rejections import Rejections
+from tsdb.rollups import hooks as rollups
 from tsdb.workarounds import check_delete_range
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class TimeSeriesStore:
         args = _config_args(config, True)
         prefix = await self.layout.prefix_of(key)
         await self._fcall(CREATE, 1, key, prefix, *args, refused=refused)
+        await rollups.created(self.client, key, config.labels)  # ROLLUPS: policies
 
     async def alter(self, key: str, config: SeriesConfig) -> None:
         """Change labels, retention, duplicate policy, chunk size... (TS.ALTER)."""
@@ -146,6 +148,7 @@ class TimeSeriesStore:
             return
         prefix = await self.layout.prefix_of(key)
         await self._fcall(ALTER, 1, key, prefix, *args, key=key)
+        await rollups.altered(self.client, key, config.retention_ms)  # ROLLUPS
 
     async def info(self, key: str) -> SeriesInfo:
         """What TS.INFO says about ``key``."""
@@ -182,6 +185,7 @@ class TimeSeriesStore:
         prefix = await self.layout.prefix_of(key)
         if not await self._fcall(DELETE, 1, key, prefix, key=key):
             raise SeriesNotFound(key)
+        await rollups.dropped(self.client, key)  # ROLLUPS: its tiers go too
 
     async def keys(self, filters: Iterable[str] | None = None) -> list[str]:
         """Keys of the series matching the label filters (all series without a filter), sorted."""
@@ -211,7 +215,7 @@ class TimeSeriesStore:
         """Every series key by scanning the keyspace (when the index cannot answer)."""
         with translate():
             keys = [k async for k in self.client.scan_iter(count=1000, _type="TSDB-TYPE")]
-        return sorted(set(keys))
+        return sorted(set(rollups.listed(keys)))  # ROLLUPS: tier series are not listed
 
     async def labels_of(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels of each of ``keys`` (in one function call per node); unknown keys are left
@@ -329,6 +333,7 @@ class TimeSeriesStore:
         created = await self._call(
             "FCALL", SET_POINT, 1, key, t, v, key=key, refused=_refused_point
         )
+        await rollups.changed(self.client, key, [(t, t)])  # ROLLUPS
         return bool(created)
 
     async def delete_range(self, key: str, from_ts: int | None, to_ts: int | None) -> int:
@@ -339,6 +344,8 @@ class TimeSeriesStore:
         deleted = await self._call(
             "TS.DEL", key, _bound(from_ts, "-"), _bound(to_ts, "+"), key=key, refused=InvalidQuery
         )
+        if deleted:
+            await rollups.changed(self.client, key, [(from_ts, to_ts)])  # ROLLUPS
         return int(deleted)
 
     # -- reads ------------------------------------------------------------------------------

@@ -64,7 +64,17 @@ class JobType(Generic[P]):
 
 def job_types() -> dict[str, JobType[Any]]:
     """Every registered job type by name."""
-    from workers.jobs import anomaly, correlate, downsample, export, forecast, noop, plot, stats
+    from workers.jobs import (
+        anomaly,
+        backfill,
+        correlate,
+        downsample,
+        export,
+        forecast,
+        noop,
+        plot,
+        stats,
+    )
 
     return {
         t.name: t
@@ -77,6 +87,7 @@ def job_types() -> dict[str, JobType[Any]]:
             correlate.JOB_TYPE,
             forecast.JOB_TYPE,
             export.JOB_TYPE,
+            backfill.JOB_TYPE,
         )
     }
 

@@ -11,6 +11,7 @@ from api.contract import links, path_types
 from api.extensions import store
 from api.params import series_config
 from api.responses import json_response
+from api.routes.rollups import labels_changed
 from api.schemas import (
     NoContent,
     Problem,
@@ -85,6 +86,8 @@ async def get_series(key: str) -> Response:
 async def patch_series(key: str, data: SeriesPatch) -> Response:
     """Change labels (replacing them all), retention, duplicate policy or chunk size."""
     await store().alter(key, series_config(data))
+    if data.labels is not None:
+        await labels_changed(key)  # ROLLUPS: the policies that select it may have changed
     return json_response(series_document(await store().info(key)))
 
 

@@ -72,7 +72,7 @@ ADMIN_BLUEPRINTS: Final = frozenset({"keys"})
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Blueprints whose routes name one series in the path (``<key>``, and ``<dest>``).
-SERIES_BLUEPRINTS: Final = frozenset({"series", "points", "rules"})
+SERIES_BLUEPRINTS: Final = frozenset({"series", "points", "rules", "rollups"})
 #: Routes that select series by label filter: a label-limited key's filter is added.
 FILTERED: Final = frozenset(
     {

@@ -146,6 +146,7 @@ export class TimePlot {
       const results = await this.read({ from, to, agg: this.agg, bucket, bucket_timestamp: "mid" });
       if (generation !== this.generation || !this.fig) return;
       let total = 0;
+      const tiers = [...new Set(results.flatMap((r) => r.tiers || []))];
       results.forEach((result, i) => {
         const xs = result.points.map((p) => p[0]);
         const ys = result.points.map((p) => p[1]);
@@ -156,10 +157,12 @@ export class TimePlot {
       this.fetches += 1;
       Object.assign(this.element.dataset, {
         state: "ready", bucketMs: String(bucket), points: String(total), fetches: String(this.fetches),
+        tiers: tiers.join(","),
       });
       const ms = Math.round(performance.now() - started);
+      const served = tiers.length && tiers.join() !== "raw" ? `from tiers ${tiers.join(", ")}` : "from raw samples";
       this.onStatus([`${this.keys.length} series`, `${fmtCount(total)} buckets`,
-        `${this.agg} per ${fmtDuration(bucket)}`, `fetched in ${ms} ms`, "times in UTC"]);
+        `${this.agg} per ${fmtDuration(bucket)}`, served, `fetched in ${ms} ms`, "times in UTC"]);
       if (!total) this.overlay.textContent = "No data in this range";
       else this.overlay.textContent = "";
     } catch (err) {

@@ -221,6 +221,7 @@ export function seriesDetail(root, { rest }) {
   const labelsHead = h("div", { class: "chips" });
   const recent = h("tbody");
   const rules = h("div", { class: "card-body" });
+  const tiers = h("div", { class: "card-body", id: "rollups" });
   const labelRows = h("div", { class: "form" });
   let info = null;
 
@@ -277,6 +278,7 @@ export function seriesDetail(root, { rest }) {
           h("div", { class: "row end" },
             h("button", { type: "button", class: "ghost", onclick: () => labelRows.append(labelRow("", "")) }, "+ Label"),
             h("button", { type: "button", onclick: saveLabels }, "Save labels")))),
+        card("Rollup tiers", tiers),
         card("Compaction rules", h("div", {}, rules)),
         card("Delete points", h("div", { class: "card-body" }, deleteForm)))),
   );
@@ -426,6 +428,107 @@ export function seriesDetail(root, { rest }) {
     go("#/series");
   }
 
+  // Rollup tiers: what each covers and costs, a form to set them, the backfill's progress.
+  let tierRows = null;
+  let following = null;
+  const tierRow = (bucket = "", retention = "") => {
+    const rowEl = h("div", { class: "row tier-row" },
+      h("input", { value: bucket, placeholder: "bucket: 1m", style: "flex:1", "aria-label": "Bucket" }),
+      h("input", { value: retention, placeholder: "kept: 90d (empty: forever)", style: "flex:1.4", "aria-label": "Retention" }),
+      h("button", { type: "button", class: "ghost", title: "Remove", onclick: () => rowEl.remove() }, "✕"));
+    return rowEl;
+  };
+
+  async function loadTiers(job = null) {
+    let body;
+    try {
+      body = await get(`${seriesPath(key)}/rollups`);
+    } catch (err) {
+      if (err.status !== 404) showError(err, "Cannot read the rollup tiers");
+      return;
+    }
+    const spent = body.tiers.reduce((sum, t) => sum + t.memory_bytes, 0);
+    const share = body.raw.memory_bytes ? ` (${((100 * spent) / body.raw.memory_bytes).toFixed(1)} % of raw)` : "";
+    const status = h("p", { class: "muted small", id: "rollup-status", style: "margin:0 0 8px" },
+      !body.tiers.length ? "No tiers: aggregated reads use raw samples."
+        : `${body.origin === "series" ? "Set on this series" : `From ${body.origin.replace("policy:", "policy ")}`}`
+          + ` · ${fmtBytes(spent)}${share}${body.pending ? " · backfill running…" : ""}`);
+    const table = body.tiers.length ? h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "Tier"), h("th", {}, "Covers (UTC)"), h("th", { class: "num" }, "Buckets"), h("th", { class: "num" }, "Size"))),
+      h("tbody", { id: "rollup-rows" }, body.tiers.map((t) => h("tr", { dataset: { tier: t.bucket } },
+        h("td", {}, h("span", { class: "mono" }, t.bucket), h("br"),
+          h("span", { class: "muted small" }, `kept ${t.retention_ms ? fmtDuration(t.retention_ms) : "forever"}`)),
+        h("td", { class: "muted small" }, t.covers ? [fmtTime(t.covers.from).slice(0, 16), h("br"), `– ${fmtTime(t.covers.to).slice(0, 16)}`] : "not filled yet"),
+        h("td", { class: "num" }, fmtCount(t.buckets)),
+        h("td", { class: "num" }, fmtBytes(t.memory_bytes)))))) : null;
+    tierRows = h("div", { class: "form", id: "rollup-form" },
+      ...(body.tiers.length ? body.tiers.map((t) => tierRow(t.bucket, t.retention_ms ? fmtDuration(t.retention_ms) : ""))
+        : [tierRow("1m", "90d"), tierRow("1h", "730d"), tierRow("1d", "")]));
+    tiers.replaceChildren(status, ...(table ? [h("div", { class: "table-wrap" }, table)] : []),
+      h("p", { class: "muted small" }, "Aggregated reads whose bucket is a multiple of a tier's use it; a backfill job fills new tiers from the history."),
+      tierRows,
+      h("div", { class: "row end" },
+        h("button", { type: "button", class: "ghost", onclick: () => tierRows.append(tierRow()) }, "+ Tier"),
+        body.tiers.length ? h("button", { type: "button", class: "danger", id: "rollup-remove", onclick: removeTiers }, "Remove tiers") : null,
+        h("button", { type: "button", id: "rollup-save", onclick: saveTiers }, "Save tiers")));
+    if (job && job !== following) followBackfill(job);
+  }
+
+  async function followBackfill(jobId) {
+    following = jobId;
+    while (following === jobId) {
+      let job;
+      try {
+        job = await get(`/v1/jobs/${enc(jobId)}`);
+      } catch (err) {
+        showError(err, "Cannot follow the backfill");
+        return;
+      }
+      const status = tiers.querySelector("#rollup-status");
+      if (status) status.dataset.job = job.status;
+      if (["finished", "failed", "canceled"].includes(job.status)) {
+        following = null;
+        if (job.status === "finished") toast("Tiers filled from the history");
+        else showError({ title: `Backfill ${job.status}`, detail: job.error || "" });
+        await loadTiers();
+        await reload({ replot: true }); // the plot's buckets now come from the tiers
+        return;
+      }
+      if (status) status.textContent = `Backfill: ${job.progress.percent} % · ${job.progress.message}`;
+      await new Promise((resolve) => { setTimeout(resolve, 500); });
+    }
+  }
+
+  async function saveTiers() {
+    const wanted = [...tierRows.querySelectorAll(".tier-row")].map((r) => [...r.querySelectorAll("input")].map((i) => i.value.trim()))
+      .filter(([bucket]) => bucket).map(([bucket, retention]) => (retention ? { bucket, retention } : { bucket }));
+    if (!wanted.length) {
+      showError({ title: "No tiers", detail: "give at least one bucket, or remove the tiers" });
+      return;
+    }
+    let body;
+    try {
+      body = await put(`${seriesPath(key)}/rollups`, { tiers: wanted });
+    } catch (err) {
+      showError(err, "Cannot set the tiers");
+      return;
+    }
+    toast(body.backfill_job ? "Tiers set: a backfill job fills them" : "Tiers set");
+    await loadTiers(body.backfill_job);
+  }
+
+  async function removeTiers() {
+    if (!(await confirmDialog("Remove tiers?", `Remove the rollup tiers of ${key}? Reads will use raw samples.`, "Remove tiers"))) return;
+    try {
+      await del(`${seriesPath(key)}/rollups`);
+      toast("Tiers removed");
+    } catch (err) {
+      showError(err, "Cannot remove the tiers");
+    }
+    await loadTiers();
+  }
+
   reload();
-  return () => plot.destroy();
+  loadTiers();
+  return () => { following = null; plot.destroy(); };
 }

@@ -327,6 +327,7 @@ def range_params(
     max_points: int | None = None,
     fill: FillPolicy | str | None = None,
     fn: Function | str | None = None,
+    tier: str | None = None,
 ) -> list[tuple[str, str]]:
     """The query parameters of a range read (every TS.RANGE option, and the API's own)."""
     params: list[tuple[str, str]] = []
@@ -361,6 +362,8 @@ def range_params(
         params.append(("fill", str(FillPolicy(fill))))
     if fn is not None:
         params.append(("fn", str(Function(fn))))
+    if tier is not None:
+        params.append(("tier", tier))
     return params
 
 

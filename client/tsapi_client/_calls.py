@@ -37,6 +37,8 @@ from tsapi_client.models import (
     Points,
     QueryResult,
     Reducer,
+    RollupPolicy,
+    Rollups,
     Rule,
     Schedule,
     Series,
@@ -308,6 +310,71 @@ def list_rules(key: str) -> Call[list[Rule]]:
 
 def delete_rule(key: str, dest: str) -> Call[None]:
     return Call("DELETE", f"/v1/series/{key_path(key)}/rules/{key_path(dest)}", parse_nothing)
+
+
+# -- rollup tiers ------------------------------------------------------------------------------
+
+TierLike = Mapping[str, Any] | tuple[DurationLike, DurationLike | None] | DurationLike
+"""A tier: ``{"bucket": "1m", "retention": "90d"}``, ``("1m", "90d")``, or just ``"1d"``."""
+
+
+def tier_body(tier: TierLike) -> dict[str, Any]:
+    """A tier as the API takes it (durations as numbers of ms or text like ``90d``)."""
+    if isinstance(tier, Mapping):
+        bucket, retention = tier["bucket"], tier.get("retention")
+    elif isinstance(tier, tuple):
+        bucket, retention = tier
+    else:
+        bucket, retention = tier, None
+    body: dict[str, Any] = {"bucket": to_duration(bucket)}
+    if retention is not None:
+        body["retention"] = to_duration(retention) if retention not in (0, "0") else 0
+    return body
+
+
+def get_rollups(key: str) -> Call[Rollups]:
+    return Call(
+        "GET", f"/v1/series/{key_path(key)}/rollups", lambda r: Rollups.from_json(parse_json(r))
+    )
+
+
+def set_rollups(key: str, tiers: Iterable[TierLike]) -> Call[Rollups]:
+    return json_call(
+        "PUT",
+        f"/v1/series/{key_path(key)}/rollups",
+        {"tiers": [tier_body(t) for t in tiers]},
+        lambda r: Rollups.from_json(parse_json(r)),
+    )
+
+
+def delete_rollups(key: str) -> Call[None]:
+    return Call("DELETE", f"/v1/series/{key_path(key)}/rollups", parse_nothing)
+
+
+def _policies(response: httpx.Response) -> list[RollupPolicy]:
+    return [RollupPolicy.from_json(p) for p in parse_json(response)["policies"]]
+
+
+def get_rollup_policies() -> Call[list[RollupPolicy]]:
+    return Call("GET", "/v1/rollups", _policies)
+
+
+def set_rollup_policies(policies: Iterable[Mapping[str, Any]]) -> Call[dict[str, Any]]:
+    body = {
+        "policies": [
+            {
+                "name": p["name"],
+                "filter": filter_list(p["filter"]),
+                "tiers": [tier_body(t) for t in p["tiers"]],
+            }
+            for p in policies
+        ]
+    }
+    return json_call("PUT", "/v1/rollups", body, parse_json)
+
+
+def delete_rollup_policies() -> Call[None]:
+    return Call("DELETE", "/v1/rollups", parse_nothing)
 
 
 # -- jobs --------------------------------------------------------------------------------------

@@ -471,6 +471,11 @@ def ingest(
     "--fill", type=click.Choice([f.value for f in FillPolicy]), help="Fill empty buckets."
 )
 @click.option("--fn", type=click.Choice([f.value for f in Function]), help="Transform the values.")
+@click.option(
+    "--tier",
+    type=click.Choice(["auto", "raw"]),
+    help="Aggregated reads: rollup tiers where they serve (auto), or raw samples only.",
+)
 @click.option("--group-by", help="With --filter: group series by this label...")
 @click.option("--reduce", type=click.Choice([r.value for r in Reducer]), help="...and reduce.")
 @click.option(
@@ -510,7 +515,8 @@ def query(
             raise click.UsageError("--group-by and --reduce need --filter")
         points = api.range(key, start, end, **options)
         if fmt == "json":
-            echo_json({"key": key, "points": points})
+            served = {"tiers": points.tiers} if points.tiers is not None else {}
+            echo_json({"key": key, "points": points, **served})
             return
         found: list[tuple[str, dict[str, str], list[Point]]] = [(key, {}, points)]
     else:

@@ -27,11 +27,15 @@ __all__ = [
     "Progress",
     "QueryResult",
     "Reducer",
+    "RollupPolicy",
+    "Rollups",
     "Rule",
     "Schedule",
     "Series",
     "SeriesPoints",
     "SeriesSummary",
+    "Tier",
+    "TierCoverage",
     "WriteResult",
 ]
 
@@ -145,8 +149,9 @@ class Points(list[Point]):
     """The points of a series read, a list of ``(t, v)``, with what the API chose or says.
 
     ``aggregation`` and ``bucket_ms`` are set for aggregated reads (also when ``max_points``
-    made the API pick them), ``fill``/``fn`` echo those options, and ``next`` is the cursor
-    of the next page of a paged read (None on the last page).
+    made the API pick them), ``tiers`` says which rollup tiers served them (``["1h", "raw"]``),
+    ``fill``/``fn`` echo those options, and ``next`` is the cursor of the next page of a
+    paged read (None on the last page).
     """
 
     def __init__(
@@ -159,6 +164,7 @@ class Points(list[Point]):
         fill: FillPolicy | None = None,
         fn: Function | None = None,
         next: int | None = None,
+        tiers: list[str] | None = None,
     ) -> None:
         super().__init__(points)
         self.key = key
@@ -167,6 +173,7 @@ class Points(list[Point]):
         self.fill = fill
         self.fn = fn
         self.next = next
+        self.tiers = tiers
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Points:
@@ -178,6 +185,7 @@ class Points(list[Point]):
             fill=_enum(FillPolicy, data.get("fill")),
             fn=_enum(Function, data.get("fn")),
             next=data.get("next"),
+            tiers=data.get("tiers"),
         )
 
 
@@ -209,6 +217,87 @@ class Rule:
             aggregation=Aggregation(data["aggregation"]),
             bucket_ms=int(data["bucket_ms"]),
             align_ms=int(data.get("align_ms") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TierCoverage:
+    """Raw time (epoch ms, inclusive) a tier answers for."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A rollup tier: buckets of ``bucket_ms`` kept ``retention_ms`` (0: forever). Read from a
+    series, it also says what it covers, how far it is filled and how big it is."""
+
+    bucket: str
+    bucket_ms: int
+    retention_ms: int = 0
+    covers: TierCoverage | None = None
+    filled_to: int | None = None
+    buckets: int = 0
+    memory_bytes: int = 0
+    series: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tier:
+        covers = data.get("covers")
+        return cls(
+            bucket=data["bucket"],
+            bucket_ms=int(data["bucket_ms"]),
+            retention_ms=int(data.get("retention_ms") or 0),
+            covers=None if not covers else TierCoverage(int(covers["from"]), int(covers["to"])),
+            filled_to=data.get("filled_to"),
+            buckets=int(data.get("buckets") or 0),
+            memory_bytes=int(data.get("memory_bytes") or 0),
+            series=list(data.get("series") or []),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rollups:
+    """A series' rollup tiers: where they come from (``series`` or ``policy:<name>``),
+    whether a backfill is still filling them, and the job that does (after a set)."""
+
+    key: str
+    tiers: list[Tier]
+    origin: str | None = None
+    pending: bool = False
+    raw_samples: int = 0
+    raw_memory_bytes: int = 0
+    backfill_job: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Rollups:
+        raw = data.get("raw") or {}
+        return cls(
+            key=data["key"],
+            tiers=[Tier.from_json(t) for t in data.get("tiers") or []],
+            origin=data.get("origin"),
+            pending=bool(data.get("pending")),
+            raw_samples=int(raw.get("samples") or 0),
+            raw_memory_bytes=int(raw.get("memory_bytes") or 0),
+            backfill_job=data.get("backfill_job"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RollupPolicy:
+    """Tiers for every series a label filter selects, including series created later."""
+
+    name: str
+    filter: list[str]
+    tiers: list[Tier]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RollupPolicy:
+        return cls(
+            name=data["name"],
+            filter=list(data["filter"]),
+            tiers=[Tier.from_json(t) for t in data["tiers"]],
         )
 
 
@@ -273,11 +362,16 @@ class SeriesPoints:
     key: str
     labels: dict[str, str]
     points: list[Point]
+    tiers: list[str] | None = None
+    """Aggregated reads: the rollup tiers that served this series (``raw`` for raw samples)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SeriesPoints:
         return cls(
-            key=data["key"], labels=dict(data.get("labels") or {}), points=_points(data["points"])
+            key=data["key"],
+            labels=dict(data.get("labels") or {}),
+            points=_points(data["points"]),
+            tiers=data.get("tiers"),
         )
 
 

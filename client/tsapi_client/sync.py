@@ -39,6 +39,8 @@ from tsapi_client.models import (
     Points,
     QueryResult,
     Reducer,
+    RollupPolicy,
+    Rollups,
     Rule,
     Schedule,
     Series,
@@ -344,13 +346,15 @@ class Client:
         max_points: int | None = None,
         fill: FillPolicy | str | None = None,
         fn: Function | str | None = None,
+        tier: str | None = None,
     ) -> Points:
         """Points of a series in ``[start, end]`` as a list of ``(t, v)``, raw or aggregated.
 
         ``agg`` + ``bucket`` aggregate per bucket (``empty`` keeps empty ones, ``fill`` fills
         them); ``max_points`` lets the API pick the bucket (the answer's ``aggregation`` and
         ``bucket_ms`` say which); ``fn`` applies ``rate``, ``derivative``, ``delta`` or
-        ``cumsum``.
+        ``cumsum``. Aggregated reads come from the series' rollup tiers where they give the
+        same answer (``tiers`` of the answer says which); ``tier="raw"`` reads raw samples.
         """
         params = base.range_params(
             start,
@@ -368,6 +372,7 @@ class Client:
             max_points=max_points,
             fill=fill,
             fn=fn,
+            tier=tier,
         )
         return self.call(calls.read_range(key, params))
 
@@ -439,6 +444,35 @@ class Client:
     ) -> dict[str, int]:
         """Delete ``[start, end]`` in every series the filters select; how many went, per key."""
         return self.call(calls.delete_points_matching(filters, start, end))
+
+    # -- rollup tiers --------------------------------------------------------------------------
+
+    def rollups(self, key: str) -> Rollups:
+        """The rollup tiers of a series: what each covers, its size, whether a backfill runs."""
+        return self.call(calls.get_rollups(key))
+
+    def set_rollups(self, key: str, tiers: Iterable[calls.TierLike]) -> Rollups:
+        """Give a series rollup tiers, e.g. ``[("1m", "90d"), ("1h", "2y"), "1d"]`` (bucket,
+        retention; none: forever). They replace its tiers; ``backfill_job`` of the answer is
+        the job filling them from the history, if it has any."""
+        return self.call(calls.set_rollups(key, tiers))
+
+    def delete_rollups(self, key: str) -> None:
+        """Remove a series' rollup tiers (reads use raw samples)."""
+        self.call(calls.delete_rollups(key))
+
+    def rollup_policies(self) -> list[RollupPolicy]:
+        """The rollup policies: tiers by label filter."""
+        return self.call(calls.get_rollup_policies())
+
+    def set_rollup_policies(self, policies: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        """Replace the rollup policies, each ``{"name", "filter", "tiers"}``, and apply them:
+        the answer lists the series ``updated`` and ``removed`` and the ``backfill_job``."""
+        return self.call(calls.set_rollup_policies(policies))
+
+    def delete_rollup_policies(self) -> None:
+        """Remove every policy, and the tiers policies gave."""
+        self.call(calls.delete_rollup_policies())
 
     # -- rules ---------------------------------------------------------------------------------
 

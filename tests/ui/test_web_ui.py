@@ -190,6 +190,46 @@ def test_series_and_points_made_in_the_ui_are_in_the_api(page: Page, api: httpx.
     page.wait(lambda: "No points yet" in page.find("table tbody").text, what="the emptied table")
 
 
+def test_rollup_tiers_set_on_the_series_page_are_filled_and_serve_its_plot(
+    page: Page,
+    api: httpx.Client,
+    seeded: dict[str, list[list[float]]],
+    worker: subprocess.Popen[bytes],
+) -> None:
+    def status() -> str:  # read afresh: the card is redrawn as the backfill goes
+        return str(page.js("return document.querySelector('#rollup-status')?.textContent || ''"))
+
+    page.open("#/series/temp:austin")
+    page.wait(lambda: status() == "No tiers: aggregated reads use raw samples.", what="no tiers")
+    defaults = page.js(
+        "return [...document.querySelectorAll('#rollup-form .tier-row')]"
+        "  .map(r => [...r.querySelectorAll('input')].map(i => i.value))"
+    )
+    assert defaults == [["1m", "90d"], ["1h", "730d"], ["1d", ""]]
+    page.js("document.querySelector('#rollup-save').click()")  # the card may be redrawn
+    page.wait(
+        lambda: api.get("/v1/series/temp:austin/rollups").json()["tiers"],
+        within=30,
+        what="tiers set",
+    )
+    page.wait(
+        lambda: status().startswith("Set on this series") and "backfill" not in status(),
+        within=60,
+        what="the backfill followed to its end",
+    )
+    assert "% of raw" in status()
+    shown = page.js(
+        "return [...document.querySelectorAll('#rollup-rows tr')].map(r => r.dataset.tier)"
+    )
+    assert shown == ["1m", "1h", "1d"]
+    assert not api.get("/v1/series/temp:austin/rollups").json()["pending"]
+    page.wait(
+        lambda: "1m" in str(page.js("return document.querySelector('.plot-host').dataset.tiers")),
+        what="the plot served by tiers",
+    )
+    page.screenshot("series-rollups")
+
+
 def test_with_api_keys_defined_the_page_sends_the_key_it_keeps(
     page: Page,
     api: httpx.Client,

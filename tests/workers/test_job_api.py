@@ -71,6 +71,7 @@ async def test_job_types_are_listed_with_their_params_schema(client: QuartClient
         "correlate",
         "forecast",
         "export",
+        "backfill",
     }
     assert "width" in by_name["plot"]["params_schema"]["properties"]
     assert "from" in by_name["plot"]["params_schema"]["properties"]

@@ -16,7 +16,8 @@ from tsdb.errors import InvalidInput, NoSeriesMatch, SeriesNotFound
 from tsdb.filters import parse_filters
 from tsdb.keys import validate_key, validate_labels
 from tsdb.models import Aggregation, RangeQuery
-from tsdb.paging import DEFAULT_PAGE, iter_arrays
+from tsdb.paging import DEFAULT_PAGE
+from tsdb.rollups.read import iter_tiered_arrays
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import now_ms, parse_bound
 from workers.errors import JobNotPossible
@@ -154,9 +155,10 @@ def iter_pages(
     page: int = DEFAULT_PAGE,
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
     """``(t, v)`` arrays of ``key`` in [start, end], ``page`` samples (or buckets of ``agg``,
-    aligned to ``align``, by default ``start``) at a time."""
+    aligned to ``align``, by default ``start``) at a time; buckets come from the series'
+    rollup tiers when they give the same answer."""
     query = _query(start, end, agg, bucket, start if align is None else align)
-    pages = iter_arrays(job.store, key, query, page)
+    pages = iter_tiered_arrays(job.store, key, query, page)  # ROLLUPS
 
     async def following() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
         return await anext(pages, None)

@@ -210,7 +210,9 @@ def run(params: ExportParams, job: JobRun) -> dict[str, Any]:
         bounds = job.run(data_bounds(store, [key], params.from_ms, params.to_ms))
         if bounds is None:
             continue
-        for t, v in iter_pages(job, key, *bounds, agg=params.agg, bucket=bucket, page=PAGE):
+        # buckets on the epoch's grid, as the API's reads (and rollup tiers) have them
+        pages = iter_pages(job, key, *bounds, agg=params.agg, bucket=bucket, align=0, page=PAGE)
+        for t, v in pages:
             writer.write(key, t, v)
             rows[key] += len(t)
             written += len(t)

@@ -19,6 +19,9 @@ from plots.figures import PlotKind, PlotOptions, SeriesData, build_figure
 from plots.render import to_html
 from tsdb.models import Aggregation, Point, RangeQuery, SeriesInfo
 from tsdb.paging import bounds_of, count_samples
+from tsdb.rollups.config import load_rollups
+from tsdb.rollups.plan import friendly_bucket
+from tsdb.rollups.read import TieredRead, open_reads
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso
 from workers.jobs.common import Selection, prepare_selection
@@ -54,7 +57,7 @@ async def prepare(params: PlotParams, store: TimeSeriesStore) -> PlotParams:
 
 
 async def _fetch(
-    store: TimeSeriesStore, params: PlotParams, keys: list[str]
+    store: TimeSeriesStore, params: PlotParams, keys: list[str], served: list[list[str]]
 ) -> tuple[list[list[Point]], Aggregation | None, int | None, int, tuple[int, int] | None]:
     infos = await asyncio.gather(*(store.info(k) for k in keys))
     bounds = bounds_of(infos, params.from_ms, params.to_ms)
@@ -71,13 +74,22 @@ async def _fetch(
         if all(len(points) <= limit for points in raw):
             return list(raw), None, None, sum(len(p) for p in raw), bounds
         aggregation = Aggregation.AVG
-    bucket = max(1, math.ceil((end - start + 1) / params.width))
+    bucket, align = max(1, math.ceil((end - start + 1) / params.width)), start
+    tiers = sorted({t for r in (await load_rollups(store.client, keys)).values() for t in r.tiers})
+    friendly = friendly_bucket(tiers, start, end, params.width, aggregation)  # ROLLUPS
+    bucket, align = friendly or (bucket, align)
     query = RangeQuery(
-        from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=start
+        from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=align
     )
-    points = await asyncio.gather(*(store.range(k, query) for k in keys))
+    reads = await open_reads(store, keys, query)
+    points = await asyncio.gather(*(_all(read) for read in reads))
+    served.extend(list(read.served) for read in reads)
     counts = await asyncio.gather(*(_samples(store, info, start, end) for info in infos))
     return list(points), aggregation, bucket, sum(counts), bounds
+
+
+async def _all(read: TieredRead) -> list[Point]:
+    return [point async for page in read.pages() for point in page]
 
 
 async def _samples(store: TimeSeriesStore, info: SeriesInfo, start: int, end: int) -> int:
@@ -95,7 +107,8 @@ def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
     keys = list(params.keys or [])
     job.progress(5, "reading series")
     labels = job.run(job.store.labels_of(keys))
-    points, aggregation, bucket, samples, bounds = job.run(_fetch(job.store, params, keys))
+    served: list[list[str]] = []  # the tiers that served each series' buckets
+    points, aggregation, bucket, samples, bounds = job.run(_fetch(job.store, params, keys, served))
     job.progress(40, "building the figure")
     series = [
         SeriesData(
@@ -126,7 +139,10 @@ def run(params: PlotParams, job: JobRun) -> dict[str, Any]:
     job.save_file("data.csv", _csv(keys, points), "text/csv; charset=utf-8")
     job.progress(100, "done")
     return {
-        "series": [{"key": k, "point_count": len(p)} for k, p in zip(keys, points, strict=True)],
+        "series": [
+            {"key": k, "point_count": len(p), **({"tiers": served[i]} if served else {})}
+            for i, (k, p) in enumerate(zip(keys, points, strict=True))
+        ],
         "samples_in_range": samples,
         "aggregation": aggregation,
         "bucket_ms": bucket,

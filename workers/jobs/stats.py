@@ -17,6 +17,7 @@ from core.fields import DurationIn
 from tsdb.errors import InvalidInput
 from tsdb.models import Aggregation, RangeQuery
 from tsdb.paging import count_samples, data_bounds
+from tsdb.rollups.read import tiered_range
 from tsdb.store import TimeSeriesStore
 from tsdb.timefmt import format_iso, parse_duration
 from workers.jobs.common import Selection, prepare_selection, read_array
@@ -69,7 +70,7 @@ async def _moments(
         query = RangeQuery(
             from_ts=start, to_ts=end, aggregation=aggregation, bucket_ms=bucket, align=start
         )
-        for t, v in await store.range(key, query):
+        for t, v in await tiered_range(store, key, query):  # ROLLUPS: tiers when they can
             value = None if v != v else float(v)
             if name == "count" and value is not None:
                 value = int(value)  # a count, not a measurement
