@@ -29,6 +29,7 @@ from api.routes import (
     keys,
     labels,
     points,
+    prometheus,
     query,
     rules,
     schedules,
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     routes = (health, series, points, query, rules, labels, jobs, schedules, bulk, influx, keys)
     for module in (*routes, docs, ui):
         app.register_blueprint(module.bp)
+    for name, prefix in prometheus.PREFIXES.items():
+        app.register_blueprint(prometheus.bp, url_prefix=prefix, name=name)
 
     app.extensions[OUTAGE_LOG] = OutageLog(settings.outage_log_interval)
     breakers = _breakers(settings)

@@ -35,6 +35,8 @@ __all__ = [
     "schedule_claim_key",
     "schedules_due_key",
     "schedules_key",
+    "special_key",
+    "specials_registry_key",
     "validate_key",
     "validate_labels",
 ]
@@ -163,6 +165,16 @@ def api_keys_index_key() -> str:
 def rate_limit_key(identity: str) -> str:
     """Key of the token bucket of one API key id or client address."""
     return f"{PREFIX}ratelimit:{identity}"
+
+
+def special_key(key: str) -> str:
+    """Key of the sorted set holding a series' NaN/±Inf/staleness codes (tsdb/specials.py)."""
+    return f"{PREFIX}special:{key}"
+
+
+def specials_registry_key() -> str:
+    """Key of the set of series keys that have a companion of special values."""
+    return f"{PREFIX}specials"
 
 
 INDEX_PREFIX = f"{PREFIX}index:"
