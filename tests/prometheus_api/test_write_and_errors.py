@@ -61,7 +61,7 @@ async def test_keys_follow_the_scheme_and_labels_are_kept(client: QuartClient) -
     listed = await (await client.get("/v1/series")).get_json()
     keys = sorted(s["key"] for s in listed["series"])
     assert keys[1] == "solo" and keys[0].startswith("many:") and len(keys[0]) == len("many:") + 12
-    status, body = await _get(client, "series", **{"match[]": "many"})
+    _status, body = await _get(client, "series", **{"match[]": "many"})
     assert body["data"] == [{"__name__": "many", "a": "1"}]
 
 
@@ -77,7 +77,7 @@ async def test_rejections_are_reported(client: QuartClient) -> None:
     body = await response.get_json()
     assert body["status"] == "error" and body["errorType"] == "bad_data"
     assert "1 samples rejected (2 written)" in body["error"] and "invalid value" in body["error"]
-    status, found = await _get(client, "query", query="ok_metric", time=str((T0 + 1000) / 1000))
+    _status, found = await _get(client, "query", query="ok_metric", time=str((T0 + 1000) / 1000))
     assert found["data"]["result"][0]["value"][1] == "2"
 
 
