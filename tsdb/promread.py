@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -37,8 +38,10 @@ class RawSeries:
 def _columns(points: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     if not points:
         return _EMPTY_T, _EMPTY_V
-    pairs = np.array(points, dtype=np.float64)  # ms timestamps are exact in a double
-    return pairs[:, 0].astype(np.int64), np.ascontiguousarray(pairs[:, 1])
+    # ms timestamps are exact in a double; fromiter over the flat pairs is twice as fast
+    # as np.array over the nested lists
+    flat = np.fromiter(chain.from_iterable(points), dtype=np.float64, count=2 * len(points))
+    return flat[0::2].astype(np.int64), flat[1::2].copy()
 
 
 def _as_map(value: Any) -> dict[str, Any]:
