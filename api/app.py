@@ -29,6 +29,7 @@ from api.routes import (
     keys,
     labels,
     points,
+    prometheus,
     query,
     rollups,
     rules,
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     routes = (health, series, points, query, rules, rollups, labels, jobs, schedules, bulk)
     for module in (*routes, influx, keys, docs, ui):
         app.register_blueprint(module.bp)
+    for name, prefix in prometheus.PREFIXES.items():
+        app.register_blueprint(prometheus.bp, url_prefix=prefix, name=name)
 
     app.extensions[OUTAGE_LOG] = OutageLog(settings.outage_log_interval)
     breakers = _breakers(settings)

@@ -41,6 +41,8 @@ __all__ = [
     "schedule_claim_key",
     "schedules_due_key",
     "schedules_key",
+    "special_key",
+    "specials_registry_key",
     "validate_key",
     "validate_labels",
 ]
@@ -216,6 +218,17 @@ def is_tsapi_series(key: str) -> bool:
     """True for a series tsapi keeps for itself (the parts of rollup tiers): kept out of
     listings (users cannot make such keys: their prefix is reserved)."""
     return key.startswith(RESERVED_PREFIXES)
+
+
+def special_key(key: str) -> str:
+    """Key of the sorted set holding a series' NaN/±Inf/staleness codes (tsdb/specials.py),
+    in the series' hash slot."""
+    return f"{PREFIX}special:{_slot_form(key)}"  # in the series' slot
+
+
+def specials_registry_key() -> str:
+    """Key of the set of series keys that have a companion of special values."""
+    return f"{PREFIX}specials"
 
 
 INDEX_PREFIX = f"{PREFIX}index:"

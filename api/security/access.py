@@ -43,6 +43,7 @@ __all__ = [
     "Guard",
     "guard_request",
     "is_loopback",
+    "is_prometheus_read",
     "is_public",
     "open_to_caller",
     "required_scope",
@@ -88,6 +89,10 @@ FILTERED: Final = frozenset(
 BODY_CHECKED: Final = frozenset(
     {"series.create_series", "series.patch_series", "rules.create_rule"}
 )
+#: Prometheus' API (api/routes/prometheus.py): its reads need ``read`` whatever the method
+#: (Grafana POSTs queries) and apply a label-limited key's filter themselves.
+PROMETHEUS_BLUEPRINTS: Final = frozenset({"prometheus", "prometheus_prefixed"})
+PROMETHEUS_WRITE: Final = "remote_write"
 #: Routes that show no series data, open to limited keys too.
 NO_SERIES_DATA: Final = frozenset({"jobs.list_job_types"})
 
@@ -111,7 +116,15 @@ def required_scope(endpoint: str | None, method: str) -> Scope | None:
         return None
     if blueprint in ADMIN_BLUEPRINTS:
         return Scope.ADMIN
+    if is_prometheus_read(endpoint):
+        return Scope.READ
     return Scope.READ if method in READ_METHODS else Scope.WRITE
+
+
+def is_prometheus_read(endpoint: str | None) -> bool:
+    """True for the routes of Prometheus' API that only read (queries and discovery)."""
+    blueprint, _, name = (endpoint or "").rpartition(".")
+    return blueprint in PROMETHEUS_BLUEPRINTS and name != PROMETHEUS_WRITE
 
 
 def is_loopback(address: str | None) -> bool:
@@ -208,6 +221,13 @@ class Guard:
         view_args: dict[str, Any] = request.view_args or {}
         if endpoint in NO_SERIES_DATA:
             return
+        if is_prometheus_read(endpoint):
+            if reach.prefix:
+                raise NotAllowed(
+                    f"this key may only reach {reach.describe()}; PromQL needs a key limited "
+                    "by a label filter only (a filter cannot select by key name)"
+                )
+            return  # the routes add the key's filter to every selector
         if endpoint in FILTERED:
             if reach.prefix:
                 raise NotAllowed(

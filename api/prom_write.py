@@ -1,0 +1,150 @@
+"""Prometheus remote write 1.0 into tsapi series (``POST /api/v1/write``).
+
+Series keys, deterministic and stateless: a series whose only label is ``__name__`` is
+stored under the key ``<__name__>``; any other label set under
+``<__name__>:<12 hex digits>``, the start of the SHA-1 of its sorted ``name=value`` lines
+(``http_requests_total:3f9a1c2b7d4e``), so that every label set of a name has its own key
+and the same labels always land in the same series. Series are created on first write
+with all their labels (``__name__`` included) through the same path as every bulk write
+(:class:`tsdb.bulk.BulkWriter`, tsapi's default duplicate policy), so duplicates and
+out-of-order samples follow the series' policy and refused samples are reported like other
+rejected points. A label name or value RedisTimeSeries cannot hold (a value with quotes,
+``=``, ``!``, parentheses, commas or control characters), or a name that makes a reserved
+key, rejects that series' samples with the reason. NaN, ±Inf and staleness markers go to
+the series' companion (:mod:`tsdb.specials`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterable
+
+import numpy as np
+import numpy.typing as npt
+from quart import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from api.extensions import store
+from api.ingest.run import ingest
+from promql.labels import METRIC_NAME
+from promql.remote_write import WriteBatch, decode_write_request
+from tsdb import specials
+from tsdb.bulk import Batch, WriteSummary
+from tsdb.errors import InvalidInput
+from tsdb.keys import validate_key, validate_labels
+from tsdb.rejections import Rejection, Rejections
+
+__all__ = ["read_body", "series_key", "to_batch", "write_remote"]
+
+Specials = tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]
+
+
+def series_key(labels: dict[str, str]) -> str:
+    """The tsapi key of a remote-written label set (see the module's docstring)."""
+    name = labels[METRIC_NAME]
+    rest = sorted((k, v) for k, v in labels.items() if k != METRIC_NAME)
+    if not rest:
+        return name
+    digest = hashlib.sha1("\n".join(f"{k}={v}" for k, v in rest).encode()).hexdigest()
+    return f"{name}:{digest[:12]}"
+
+
+async def read_body() -> bytes:
+    """The raw (snappy) request body, refused past the server's body limit (413)."""
+    limit: int | None = current_app.config.get("MAX_CONTENT_LENGTH")
+    parts: list[bytes] = []
+    total = 0
+    async for raw in request.body:
+        total += len(raw)
+        if limit is not None and total > limit:
+            raise RequestEntityTooLarge()
+        parts.append(raw)
+    return b"".join(parts)
+
+
+class _OneBatch:
+    """A parser for :func:`ingest` handing over one prepared batch."""
+
+    def __init__(self, batch: Batch, rejections: Rejections) -> None:
+        self.batch = batch
+        self.rejections = rejections
+
+    def feed(self, data: bytes) -> list[Batch]:
+        return []
+
+    def finish(self) -> Iterable[Batch]:
+        return [self.batch] if len(self.batch) else []
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
+
+
+def _problem(key: str, labels: dict[str, str]) -> str | None:
+    try:
+        validate_key(key, "series key")
+        validate_labels(labels)
+    except InvalidInput as exc:
+        return str(exc)
+    return None
+
+
+def to_batch(decoded: WriteBatch, rejections: Rejections) -> tuple[Batch, dict[str, Specials]]:
+    """The finite samples as a :class:`Batch` (positions: sample index in the body) and the
+    special ones by key; samples of series that cannot be stored are rejected."""
+    keys: list[str] = []
+    labels_by_key: dict[str, dict[str, str]] = {}
+    codes = np.empty(len(decoded.t), dtype=np.int64)
+    valid = np.ones(len(decoded.t), dtype=bool)
+    table: dict[str, int] = {}
+    for i, labels in enumerate(decoded.labels):
+        lo, hi = int(decoded.offsets[i]), int(decoded.offsets[i + 1])
+        key = series_key(labels)
+        problem = _problem(key, labels)
+        if problem is not None:
+            valid[lo:hi] = False
+            for at in range(lo, hi):
+                rejections.add(Rejection(at, problem, key, int(decoded.t[at])))
+            continue
+        code = table.get(key)
+        if code is None:
+            code = table[key] = len(keys)
+            keys.append(key)
+            labels_by_key[key] = labels
+        codes[lo:hi] = code
+    kinds = specials.codes_of(decoded.v)
+    finite = valid & (kinds == 0)
+    pos = np.arange(len(decoded.t), dtype=np.int64)
+    batch = Batch(
+        keys, codes[finite], decoded.t[finite], decoded.v[finite], pos[finite], labels_by_key
+    )
+    special: dict[str, Specials] = {}
+    odd = np.flatnonzero(valid & (kinds != 0))
+    if len(odd):
+        for series in np.unique(codes[odd]).tolist():
+            picked = odd[codes[odd] == series]
+            special[keys[series]] = (decoded.t[picked], kinds[picked])
+    return batch, special
+
+
+async def write_remote(body: bytes) -> tuple[WriteSummary | None, int, Rejections]:
+    """Decode and store one remote-write body; returns the bulk write's summary (None when
+    it held only special values), the special samples stored and the rejections (raises
+    :class:`tsdb.errors.WriteRejected` when finite samples were refused)."""
+    limit: int = current_app.config.get("MAX_CONTENT_LENGTH") or 64 << 20
+    decoded = decode_write_request(body, max_decoded_bytes=max(limit, 1 << 20))
+    rejections = Rejections("index")
+    batch, special = to_batch(decoded, rejections)
+    summary = None
+    data = store()
+    stored = await specials.write(data.client, special)
+    if len(batch) or rejections:
+        summary = await ingest(
+            _no_chunks(),
+            _OneBatch(batch, rejections),
+            data.client,
+            create=True,
+            madd_samples=data.chunk_points,
+        )
+    return summary, stored, rejections

@@ -1,0 +1,202 @@
+"""The Prometheus-compatible API against a real Prometheus holding the same data, same run.
+
+``python -m bench.prometheus [--runs 5] [--profile]`` starts an embedded Redis Stack,
+``tsapi serve`` and Debian's ``prometheus`` (2.42, ``--web.enable-remote-write-receiver``,
+temp storage), remote-writes the same samples into both (timed: the ingest row), then times
+over HTTP, median of ``--runs``:
+
+- ``sum by (host) (rate(requests_total[5m]))``: 1,000 counters, one day at 15 s, 60 s step;
+- ``histogram_quantile(0.9, sum by (le) (rate(latency_bucket[5m])))``: 100 bucket series,
+  one day at 15 s, 60 s step;
+- ``gauge_one[7d]``: a plain selector of one series over a week of 15 s samples (an instant
+  query of the range: a range query at a 15 s step over a week would pass the 11,000-point
+  limit).
+
+Targets: tsapi's latency at most 2 times Prometheus', ingest at least half Prometheus' samples/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench.servers import free_port, running_api, running_redis
+from promql.remote_write import encode_write_request
+
+__all__ = ["main"]
+
+T0 = 1_700_000_000_000
+DAY_MS = 86_400_000
+WEEK_MS = 7 * DAY_MS
+SCRAPE_MS = 15_000
+WINDOW_MS = 600_000
+HEADERS = {
+    "Content-Encoding": "snappy",
+    "Content-Type": "application/x-protobuf",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
+
+Series = tuple[dict[str, str], np.ndarray, np.ndarray]
+
+
+def _data(counters: int = 1000, histograms: int = 100) -> tuple[list[Series], list[Series]]:
+    """(the week of one gauge, the last day of counters and buckets)."""
+    rng = np.random.default_rng(7)
+    week = T0 + np.arange(0, WEEK_MS, SCRAPE_MS, dtype=np.int64)
+    gauge = [({"__name__": "gauge_one", "host": "h0"}, week, rng.normal(20, 1, len(week)))]
+    t = T0 + WEEK_MS - DAY_MS + np.arange(0, DAY_MS, SCRAPE_MS, dtype=np.int64)
+    day: list[Series] = []
+    for i in range(counters):
+        labels = {"__name__": "requests_total", "host": f"h{i % 50}", "instance": f"i{i}"}
+        day.append((labels, t, np.cumsum(rng.poisson(3, len(t))).astype(np.float64)))
+    bounds = ("0.1", "0.5", "1", "5", "+Inf")
+    for i in range(histograms // len(bounds)):
+        base = np.cumsum(rng.poisson(2, len(t))).astype(np.float64)
+        for k, le in enumerate(bounds):
+            labels = {"__name__": "latency_bucket", "job": f"j{i % 4}", "i": str(i), "le": le}
+            day.append((labels, t, base * (k + 1)))
+    return gauge, day
+
+
+def _bodies(series: list[Series]) -> list[bytes]:
+    """Remote-write bodies of 10-minute windows across all series, in time order."""
+    start = min(int(t[0]) for _, t, _ in series)
+    end = max(int(t[-1]) for _, t, _ in series)
+    bodies = []
+    for lo in range(start, end + 1, WINDOW_MS):
+        batch = []
+        for labels, t, v in series:
+            a, b = np.searchsorted(t, [lo, lo + WINDOW_MS])
+            if b > a:
+                batch.append((labels, t[a:b], v[a:b]))
+        if batch:
+            bodies.append(encode_write_request(batch))  # type: ignore[arg-type]
+    return bodies
+
+
+@contextmanager
+def _prometheus(root: Path) -> Iterator[str]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise SystemExit("prometheus is not installed (infra/provision.sh installs it)")
+    config = root / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 15s\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-remote-write-receiver",
+            "--storage.tsdb.retention.time=100y",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/-/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("prometheus did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _ingest(http: httpx.Client, url: str, bodies: list[bytes]) -> float:
+    began = time.perf_counter()
+    for body in bodies:
+        response = http.post(f"{url}/api/v1/write", content=body, headers=HEADERS)
+        if response.status_code != 204:
+            raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
+    return time.perf_counter() - began
+
+
+def _query(http: httpx.Client, url: str, path: str, params: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        response = http.get(f"{url}/api/v1/{path}", params=params)
+        times.append(time.perf_counter() - began)
+        body = response.json()
+        if body.get("status") != "success" or not body["data"]["result"]:
+            raise SystemExit(f"{url} {params['query']}: {str(body)[:300]}")
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Run every row; print the table (markdown) and write bench/last-prometheus.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    gauge, day = _data()
+    bodies = _bodies(gauge + day)  # one stream in time order (Prometheus' head needs it)
+    samples = sum(len(t) for _, t, _ in gauge + day)
+    end = (T0 + WEEK_MS - SCRAPE_MS) / 1000
+    range_day = {"start": str(end - 86_400 + 600), "end": str(end), "step": "60"}
+    queries = [
+        ("sum by (host) (rate(requests_total[5m])), 1,000 series, 1 day, 60 s step",
+         "query_range", {"query": "sum by (host) (rate(requests_total[5m]))", **range_day}),
+        ("histogram_quantile over 100 bucket series, 1 day, 60 s step",
+         "query_range",
+         {"query": "histogram_quantile(0.9, sum by (le) (rate(latency_bucket[5m])))",
+          **range_day}),
+        ("plain selector, one series, a week of 15 s samples",
+         "query", {"query": "gauge_one[7d]", "time": str(end)}),
+    ]  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        root = Path(scratch)
+        redis = stack.enter_context(running_redis(root / "redis"))
+        api = stack.enter_context(running_api(redis.url, root / "api.log"))
+        prom = stack.enter_context(_prometheus(root))
+        http = stack.enter_context(httpx.Client(timeout=300))
+        ours = _ingest(http, api.url, bodies)
+        theirs = _ingest(http, prom, bodies)
+        rows.append(
+            (f"remote-write ingest, {samples / 1e6:.1f} M samples (1,101 series, 10 min a body)",
+             "samples/s", samples / ours, samples / theirs, True)
+        )  # fmt: skip
+        for work, path, params in queries:
+            _query(http, api.url, path, params, 1)  # warm up both
+            _query(http, prom, path, params, 1)
+            ours_s = _query(http, api.url, path, params, args.runs)
+            theirs_s = _query(http, prom, path, params, args.runs)
+            rows.append((work, "ms", ours_s * 1000, theirs_s * 1000, False))
+    print("| work | unit | tsapi | Prometheus | ratio | target |")
+    print("|---|---|---:|---:|---:|---|")
+    out = []
+    for work, unit, ours_v, theirs_v, higher in rows:
+        ratio = ours_v / theirs_v
+        met = ratio >= 0.5 if higher else ratio <= 2
+        target = "≥ 0.5" if higher else "≤ 2"
+        print(
+            f"| {work} | {unit} | {ours_v:,.0f} | {theirs_v:,.0f} | {ratio:.2f} | "
+            f"{target} {'met' if met else 'missed'} |"
+        )
+        out.append({"work": work, "unit": unit, "tsapi": ours_v, "prometheus": theirs_v})
+    Path("bench/last-prometheus.json").write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

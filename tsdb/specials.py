@@ -1,0 +1,119 @@
+"""Values RedisTimeSeries cannot store (NaN, ±Inf, Prometheus' staleness marker), kept in a
+hidden companion of their series.
+
+``TS.ADD`` refuses NaN and ±Inf alike ("TSDB: invalid value"; checked on RedisTimeSeries
+1.12), and values travel as decimal text, so a NaN payload (the staleness marker is a NaN
+with particular bits) could not survive either. Such samples are therefore not written to
+the series at all: each goes to a companion **sorted set** (not a time series) under the
+reserved prefix, :func:`tsdb.keys.special_key` (``tsapi:special:{<key>}``), scored by its
+timestamp, with the member ``"<t>:<code>"`` (:data:`NAN`, :data:`STALE`, :data:`POS_INF`,
+:data:`NEG_INF`). The set :func:`tsdb.keys.specials_registry_key` lists the series that have
+one, so that a read asks only for the companions that exist.
+
+Being sorted sets, companions are invisible to everything that works on series: ``SCAN``
+for ``TSDB-TYPE``, label filters, the series index, ``/v1`` reads and listings (which
+therefore do not show these samples; JSON has no NaN anyway). The PromQL source merges
+them back (:func:`merge`). A sample written again at the same timestamp replaces the
+companion's code (the last write wins, whatever the series' duplicate policy); a finite
+value written later at a timestamp that holds a code does not clear it: the code wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.connection import Client
+from tsdb.faults import translate
+from tsdb.keys import special_key, specials_registry_key
+
+__all__ = ["NAN", "NEG_INF", "POS_INF", "STALE", "codes_of", "merge", "read", "values_of", "write"]
+
+NAN, STALE, POS_INF, NEG_INF = 1, 2, 3, 4
+STALE_BITS = 0x7FF0000000000002
+_VALUES = np.array(
+    [0, np.nan, np.uint64(STALE_BITS).view(np.float64), np.inf, -np.inf], dtype=np.float64
+)
+
+
+def codes_of(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
+    """The code of each value (0 for a finite one)."""
+    codes = np.zeros(len(values), dtype=np.int8)
+    codes[np.isnan(values)] = NAN
+    codes[values.view(np.uint64) == STALE_BITS] = STALE
+    codes[values == np.inf] = POS_INF
+    codes[values == -np.inf] = NEG_INF
+    return codes
+
+
+def values_of(codes: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """The float each code stands for (the staleness marker with its exact bits)."""
+    return _VALUES[np.asarray(codes, dtype=np.int64)]
+
+
+async def write(
+    client: Client,
+    samples: Mapping[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]],
+) -> int:
+    """Store special samples ``{key: (timestamps, codes)}``; returns how many were stored."""
+    if not samples:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    stored = 0
+    for key, (ts, codes) in samples.items():
+        companion = special_key(key)
+        mapping: dict[str, int] = {}
+        for t, code in zip(ts.tolist(), codes.tolist(), strict=True):
+            pipe.zremrangebyscore(companion, t, t)
+            mapping[f"{t}:{code}"] = t
+        pipe.zadd(companion, mapping)
+        stored += len(ts)
+    pipe.sadd(specials_registry_key(), *samples)
+    with translate():
+        await pipe.execute()
+    return stored
+
+
+async def read(
+    client: Client, keys: Sequence[str], start_ms: int, end_ms: int
+) -> dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """The special samples in ``[start_ms, end_ms]`` of those ``keys`` that have any."""
+    if not keys:
+        return {}
+    with translate():
+        registered = await client.smembers(specials_registry_key())
+    wanted = [k for k in keys if k in registered]
+    if not wanted:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for key in wanted:
+        pipe.zrangebyscore(special_key(key), start_ms, end_ms)
+    with translate():
+        replies = await pipe.execute()
+    found = {}
+    for key, members in zip(wanted, replies, strict=True):
+        if members:
+            pairs = np.array([m.split(":") for m in members], dtype=np.int64)
+            found[key] = (pairs[:, 0], values_of(pairs[:, 1]))
+    return found
+
+
+def merge(
+    t: npt.NDArray[np.int64],
+    v: npt.NDArray[np.float64],
+    special_t: npt.NDArray[np.int64],
+    special_v: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """A series' samples with its special ones merged in (a code wins at equal times)."""
+    if not len(special_t):
+        return t, v
+    all_t = np.concatenate([special_t, t])
+    all_v = np.concatenate([special_v, v])
+    order = np.argsort(all_t, kind="stable")
+    all_t, all_v = all_t[order], all_v[order]
+    keep = np.ones(len(all_t), dtype=bool)
+    keep[1:] = all_t[1:] != all_t[:-1]  # the first of equal times: the special one
+    return all_t[keep], all_v[keep]
