@@ -11,11 +11,14 @@ out-of-order samples follow the series' policy and refused samples are reported 
 rejected points. A label name or value RedisTimeSeries cannot hold (a value with quotes,
 ``=``, ``!``, parentheses, commas or control characters), or a name that makes a reserved
 key, rejects that series' samples with the reason. NaN, ±Inf and staleness markers go to
-the series' companion (:mod:`tsdb.specials`).
+the series' companion (:mod:`tsdb.specials`); a series that gets only such samples is
+created all the same, and finite samples clear the codes at their timestamps (the last
+write wins).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Iterable
 
@@ -30,8 +33,9 @@ from promql.labels import METRIC_NAME
 from promql.remote_write import WriteBatch, decode_write_request
 from tsdb import specials
 from tsdb.bulk import Batch, WriteSummary
-from tsdb.errors import InvalidInput
+from tsdb.errors import InvalidInput, SeriesExists
 from tsdb.keys import validate_key, validate_labels
+from tsdb.models import SeriesConfig
 from tsdb.rejections import Rejection, Rejections
 
 __all__ = ["read_body", "series_key", "to_batch", "write_remote"]
@@ -139,6 +143,7 @@ async def write_remote(body: bytes) -> tuple[WriteSummary | None, int, Rejection
     summary = None
     data = store()
     stored = await specials.write(data.client, special)
+    await _create_missing(batch, special)
     if len(batch) or rejections:
         summary = await ingest(
             _no_chunks(),
@@ -147,4 +152,15 @@ async def write_remote(body: bytes) -> tuple[WriteSummary | None, int, Rejection
             create=True,
             madd_samples=data.chunk_points,
         )
+    await specials.clear_at(data.client, batch.keys, batch.codes, batch.ts)
     return summary, stored, rejections
+
+
+async def _create_missing(batch: Batch, special: dict[str, Specials]) -> None:
+    """Series that got only special samples (no finite one makes the bulk write create
+    them) are created here, with their labels, so that they exist and are found."""
+    alone = set(special) - {batch.keys[c] for c in np.unique(batch.codes).tolist()}
+    for key in sorted(alone):
+        if not await store().exists(key):
+            with contextlib.suppress(SeriesExists):  # a concurrent write made it
+                await store().create(key, SeriesConfig(labels=batch.labels.get(key, {})))

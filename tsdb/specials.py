@@ -13,9 +13,11 @@ one, so that a read asks only for the companions that exist.
 Being sorted sets, companions are invisible to everything that works on series: ``SCAN``
 for ``TSDB-TYPE``, label filters, the series index, ``/v1`` reads and listings (which
 therefore do not show these samples; JSON has no NaN anyway). The PromQL source merges
-them back (:func:`merge`). A sample written again at the same timestamp replaces the
-companion's code (the last write wins, whatever the series' duplicate policy); a finite
-value written later at a timestamp that holds a code does not clear it: the code wins.
+them back (:func:`merge`). At one timestamp the last remote write wins, whatever the
+series' duplicate policy: a special sample replaces the companion's code there, and a finite
+one written later through remote write clears it (:func:`clear_at`; a finite value written
+through ``/v1`` at a timestamp holding a code leaves the code, which wins on PromQL reads).
+Deleting the series or a range of it (:func:`drop`, :func:`clear_range`) clears its codes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,20 @@ from tsdb.connection import Client
 from tsdb.faults import translate
 from tsdb.keys import special_key, specials_registry_key
 
-__all__ = ["NAN", "NEG_INF", "POS_INF", "STALE", "codes_of", "merge", "read", "values_of", "write"]
+__all__ = [
+    "NAN",
+    "NEG_INF",
+    "POS_INF",
+    "STALE",
+    "clear_at",
+    "clear_range",
+    "codes_of",
+    "drop",
+    "merge",
+    "read",
+    "values_of",
+    "write",
+]
 
 NAN, STALE, POS_INF, NEG_INF = 1, 2, 3, 4
 STALE_BITS = 0x7FF0000000000002
@@ -75,6 +90,60 @@ async def write(
     with translate():
         await pipe.execute()
     return stored
+
+
+async def clear_at(
+    client: Client,
+    keys: Sequence[str],
+    codes: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.int64],
+) -> int:
+    """Remove the codes at the timestamps where finite values were just written (sample
+    ``i`` of series ``keys[codes[i]]`` at ``ts[i]``). Only series with a companion cost
+    anything beyond one ``SMEMBERS``; returns how many codes went."""
+    if not len(ts):
+        return 0
+    with translate():
+        registered = await client.smembers(specials_registry_key())
+    wanted = [(c, k) for c, k in enumerate(keys) if k in registered]
+    if not wanted:
+        return 0
+    times = {}
+    for code, key in wanted:
+        picked = ts[codes == code]
+        if len(picked):
+            times[key] = set(picked.tolist())
+    pipe = client.pipeline(transaction=False)
+    for key, at in times.items():
+        pipe.zrangebyscore(special_key(key), min(at), max(at))
+    with translate():
+        replies = await pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    removed = 0
+    for (key, at), members in zip(times.items(), replies, strict=True):
+        stale = [m for m in members if int(m.split(":")[0]) in at]
+        if stale:
+            pipe.zrem(special_key(key), *stale)
+            removed += len(stale)
+    if removed:
+        with translate():
+            await pipe.execute()
+    return removed
+
+
+async def clear_range(client: Client, key: str, from_ts: int | None, to_ts: int | None) -> None:
+    """Remove the codes of ``key`` between the bounds (inclusive; None: open)."""
+    low = "-inf" if from_ts is None else from_ts
+    high = "+inf" if to_ts is None else to_ts
+    with translate():
+        await client.zremrangebyscore(special_key(key), low, high)
+
+
+async def drop(client: Client, key: str) -> None:
+    """Remove the companion of a deleted series."""
+    with translate():
+        await client.unlink(special_key(key))
+        await client.srem(specials_registry_key(), key)
 
 
 async def read(

@@ -19,6 +19,7 @@ from redis.asyncio import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from tsdb import specials
 from tsdb.connection import Client, ServerDefaults, server_defaults
 from tsdb.errors import (
     InvalidInput,
@@ -186,6 +187,7 @@ class TimeSeriesStore:
         if not await self._fcall(DELETE, 1, key, prefix, key=key):
             raise SeriesNotFound(key)
         await rollups.dropped(self.client, key)  # ROLLUPS: its tiers go too
+        await specials.drop(self.client, key)  # its NaN/±Inf/stale codes too
 
     async def keys(self, filters: Iterable[str] | None = None) -> list[str]:
         """Keys of the series matching the label filters (all series without a filter), sorted."""
@@ -346,6 +348,7 @@ class TimeSeriesStore:
         )
         if deleted:
             await rollups.changed(self.client, key, [(from_ts, to_ts)])  # ROLLUPS
+        await specials.clear_range(self.client, key, from_ts, to_ts)
         return int(deleted)
 
     # -- reads ------------------------------------------------------------------------------

@@ -52,6 +52,32 @@ async def test_special_values_round_trip(client: QuartClient) -> None:
     assert len(listed["series"]) == 1
 
 
+async def _values(client: QuartClient, query: str, at: int) -> list[str]:
+    status, body = await _get(client, "query", query=query, time=str(at / 1000))
+    assert status == 200, body
+    return [v for series in body["data"]["result"] for _, v in series.get("values", [])]
+
+
+async def test_special_values_live_and_die_with_their_series(client: QuartClient) -> None:
+    t = [T0 + i * 15_000 for i in range(3)]
+    # a series whose only samples are special is created and found
+    assert (await _write(client, [({"__name__": "gone"}, t, [math.nan] * 3)])).status_code == 204
+    assert (await client.get("/v1/series/gone")).status_code == 200
+    status, body = await _get(client, "series", **{"match[]": "gone"})
+    assert [s["__name__"] for s in body["data"]] == ["gone"]
+    assert await _values(client, "gone[1m]", t[-1]) == ["NaN"] * 3
+    # a finite value written later at the same time replaces the code (the last write wins)
+    assert (await _write(client, [({"__name__": "gone"}, t[1:2], [5.0])])).status_code == 204
+    assert await _values(client, "gone[1m]", t[-1]) == ["NaN", "5", "NaN"]
+    # deleting a range, then the series, takes the codes with them
+    deleted = await client.delete(f"/v1/series/gone/points?from={t[0]}&to={t[0]}")
+    assert deleted.status_code == 200
+    assert await _values(client, "gone[1m]", t[-1]) == ["5", "NaN"]
+    assert (await client.delete("/v1/series/gone")).status_code == 204
+    assert (await _write(client, [({"__name__": "gone"}, t[:1], [7.0])])).status_code == 204
+    assert await _values(client, "gone[1m]", t[-1]) == ["7"]  # no code of the old series
+
+
 async def test_keys_follow_the_scheme_and_labels_are_kept(client: QuartClient) -> None:
     response = await _write(
         client,
