@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_request
 
+from api.contract import links, path_types
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import NoContent, Problem, StrictModel
-from core.fields import DurationIn, StrList
+from core.fields import DurationIn, FilterList, RetentionIn, SeriesKey, examples
+from tsdb.errors import InvalidInput
 from tsdb.rollups.manage import (
     Applied,
     describe,
@@ -22,8 +24,8 @@ from tsdb.rollups.manage import (
     reapply_policies,
     remove_tiers,
 )
-from tsdb.rollups.models import MAX_TIERS, Policy, Tier
-from tsdb.rollups.policies import load_policies
+from tsdb.rollups.models import MAX_TIERS, Policy, Tier, check_tiers
+from tsdb.rollups.policies import NAME, load_policies
 from tsdb.timefmt import parse_duration
 from workers import registry
 
@@ -48,8 +50,10 @@ class TierIn(StrictModel):
     """One tier: buckets of ``bucket``, kept ``retention``."""
 
     bucket: DurationIn = Field(description="Bucket width: 1m, 1h, 1d (or milliseconds)")
-    retention: DurationIn | None = Field(
-        None, description="How long the tier keeps its buckets (90d, 2y...); 0 or absent: forever"
+    retention: RetentionIn | None = Field(
+        None,
+        description="How long the tier keeps its buckets (90d, 104w...), at least one bucket; "
+        "0 or absent: forever",
     )
 
     def tier(self) -> Tier:
@@ -60,11 +64,28 @@ class TierIn(StrictModel):
         return Tier(parse_duration(self.bucket, "bucket"), retention)
 
 
+def _checked(tiers: list[TierIn]) -> None:
+    """The rules of a set of tiers JSON Schema cannot state (distinct buckets, retention of
+    at least one bucket), as a validation error."""
+    try:
+        check_tiers([t.tier() for t in tiers])
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
 class RollupsIn(StrictModel):
     """The tiers a series should have (replacing the ones it has; unchanged tiers keep their
     data)."""
 
     tiers: list[TierIn] = _TIERS
+    model_config = examples(
+        {"tiers": [{"bucket": "1m", "retention": "90d"}, {"bucket": "1h", "retention": "730d"}]}
+    )
+
+    @model_validator(mode="after")
+    def _tiers_fit(self) -> RollupsIn:
+        _checked(self.tiers)
+        return self
 
 
 class TierSpecOut(BaseModel):
@@ -119,15 +140,34 @@ class RollupsOut(BaseModel):
 class PolicyIn(StrictModel):
     """Tiers for every series a label filter selects, including series created later."""
 
-    name: str = Field(description="1 to 64 letters, digits or '_.:-'; the first by name wins")
-    filter: StrList = Field(description="Label filters, e.g. ['kind=temp']")
+    name: str = Field(
+        pattern=f"^{NAME.pattern}$",
+        description="1 to 64 letters, digits or '_.:-'; where policies overlap, the first by "
+        "name wins",
+    )
+    filter: FilterList
     tiers: list[TierIn] = _TIERS
+
+    @model_validator(mode="after")
+    def _tiers_fit(self) -> PolicyIn:
+        _checked(self.tiers)
+        return self
 
 
 class PoliciesIn(StrictModel):
     """Every policy (replacing the ones there are)."""
 
-    policies: list[PolicyIn] = Field(max_length=100)
+    policies: list[PolicyIn] = Field(max_length=100, description="Distinct names")
+    model_config = examples(
+        {"policies": [{"name": "temps", "filter": ["kind=temp"], "tiers": [{"bucket": "1h"}]}]}
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PoliciesIn:
+        names = [p.name for p in self.policies]
+        if len(set(names)) != len(names):
+            raise ValueError("two policies have the same name")
+        return self
 
 
 class PolicyOut(BaseModel):
@@ -160,6 +200,7 @@ class PoliciesApplied(PoliciesOut):
 
 
 @bp.get("/series/<key>/rollups")
+@path_types(key=SeriesKey)
 @document_response(RollupsOut)
 @document_response(Problem, 404)
 async def get_rollups(key: str) -> Response:
@@ -168,6 +209,12 @@ async def get_rollups(key: str) -> Response:
 
 
 @bp.put("/series/<key>/rollups")
+@path_types(key=SeriesKey)
+@links(
+    200,
+    GetRollups=("get_rollups", {"key": "$request.path.key"}),
+    DeleteRollups=("delete_rollups", {"key": "$request.path.key"}),
+)
 @validate_request(RollupsIn)
 @document_response(RollupsOut)
 @document_response(Problem, 404)
@@ -181,6 +228,7 @@ async def put_rollups(key: str, data: RollupsIn) -> Response:
 
 
 @bp.delete("/series/<key>/rollups")
+@path_types(key=SeriesKey)
 @document_response(NoContent, 204)
 @document_response(Problem, 404)
 async def delete_rollups(key: str) -> Response:

@@ -16,6 +16,8 @@ JSON Schema has no way to state them, so a fuzzer would call requests that break
   least two buckets (and, for forecast, within ``max_history``); a downsample's ``dest``
   not its ``source``; and the params' own cross-field rules (the params model's
   validators, run here as the server runs them);
+- rollup tiers and policies: the models' own cross-field rules (distinct buckets and policy
+  names, a retention of at least one bucket, buckets under 2^53 ms);
 - a schedule's ``every`` at least 10 s, its ``cron`` a date that exists (not 30 February);
 - CSV and line-protocol bodies follow their grammar (a media type JSON Schema cannot
   describe): generated here from valid points (with a key column, so not with ``?key=``).
@@ -39,11 +41,13 @@ from hypothesis import strategies as st
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import negated_parameters
 
+from api.routes.rollups import PoliciesIn, RollupsIn
 from tsdb.timefmt import now_ms, parse_bound, parse_duration
 from workers import registry
 from workers.jobs.forecast import min_history
 from workers.schedules import MIN_INTERVAL_MS, check_timing
 
+_ROLLUP_BODIES = {"/v1/series/{key}/rollups": RollupsIn, "/v1/rollups": PoliciesIn}
 _AGG_ONLY = ("bucket", "align", "bucket_timestamp", "empty", "fill")
 
 
@@ -219,6 +223,12 @@ def filter_case(context: Any, case: Any) -> bool:
         return not _negation_lost_in_url(case)
     if case.operation.path in ("/v1/jobs", "/v1/schedules") and case.method.upper() == "POST":
         return _job_ok(case.body)
+    model = _ROLLUP_BODIES.get(case.operation.path)
+    if model is not None and case.method.upper() == "PUT":
+        try:  # the models' cross-field rules (distinct buckets and names, retention >= bucket)
+            model.model_validate(case.body)
+        except Exception:
+            return False
     query = case.query or {}
     if query.get("key") and isinstance(case.body, bytes) and case.body.startswith(b"key,"):
         return False  # with ?key= a CSV is t,v (map_case may not rewrite a text body)

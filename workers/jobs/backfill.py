@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from core.fields import StrictModel
+from core.fields import SeriesKey, StrictModel
 from tsdb.errors import SeriesNotFound
 from tsdb.keys import validate_key
 from tsdb.rollups.manage import backfill
@@ -30,7 +30,7 @@ PROGRESS_SECONDS = 0.5
 class BackfillParams(StrictModel):
     """The series whose tiers to fill."""
 
-    keys: list[str] = Field(
+    keys: list[SeriesKey] = Field(
         min_length=1, max_length=100_000, description="Series keys (each must have tiers)"
     )
 
