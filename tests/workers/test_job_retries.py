@@ -14,7 +14,7 @@ from tests.workers.test_worker_faults import background_worker
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"job_retries": 1, "result_ttl": 8}  # long enough to see it finished on a busy machine
+    return {"job_retries": 1, "result_ttl": 15}  # long enough to see it finished on a busy machine
 
 
 async def test_a_killed_workers_job_is_retried_and_finishes(
@@ -40,7 +40,7 @@ async def test_results_and_files_expire(
     submitted = await submit(client, "noop")
     run_worker()
     assert (await job(client, submitted["id"]))["status"] == "finished"
-    gone = await wait_status_gone(client, submitted["id"], within=30)
+    gone = await wait_status_gone(client, submitted["id"], within=45)
     assert gone.status_code == 404
     assert (await client.get(f"/v1/jobs/{submitted['id']}/result")).status_code == 404
 
