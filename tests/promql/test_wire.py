@@ -140,8 +140,8 @@ def odd_series(draw: st.DrawFn) -> bytes:
     regular = draw(st.integers(0, 40))
     base = draw(st.integers(1_600_000_000_000, 1_700_000_000_000))
     body = [
-        _field(2, 2, _field(1, 1, struct.pack("<d", draw(VALUES))) + _field(2, 0, _varint(base + k)))
-        for k in range(regular)
+        _field(2, 2, _field(1, 1, struct.pack("<d", v)) + _field(2, 0, _varint(base + k)))
+        for k, v in enumerate(draw(st.lists(VALUES, min_size=regular, max_size=regular)))
     ]
     for _ in range(draw(st.integers(0, 6))):
         body.insert(draw(st.integers(0, len(body))), draw(samples()))
