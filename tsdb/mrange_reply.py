@@ -26,6 +26,7 @@ __all__ = ["Unusual", "parse_mrange"]
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
+Buffer = bytes | bytearray
 Parsed = list[tuple[str, dict[str, Any], Int64Array, Float64Array]]
 
 _ZERO, _NINE, _DOT, _MINUS = ord("0"), ord("9"), ord("."), ord("-")
@@ -37,14 +38,14 @@ class Unusual(Exception):
     """The reply is not of the shape this parser reads."""
 
 
-def _line(raw: bytes, p: int) -> tuple[bytes, int]:
+def _line(raw: Buffer, p: int) -> tuple[Buffer, int]:
     end = raw.find(b"\r\n", p)
     if end < 0:
         raise Unusual
     return raw[p:end], end + 2
 
 
-def _element(raw: bytes, p: int) -> tuple[Any, int]:
+def _element(raw: Buffer, p: int) -> tuple[Any, int]:
     """One RESP3 element (headers only: labels, metadata) from ``p``."""
     if p >= len(raw):
         raise Unusual
@@ -84,7 +85,7 @@ def _element(raw: bytes, p: int) -> tuple[Any, int]:
     raise Unusual
 
 
-def _count(raw: bytes, p: int, kind: int) -> tuple[int, int]:
+def _count(raw: Buffer, p: int, kind: int) -> tuple[int, int]:
     if p >= len(raw) or raw[p] != kind:
         raise Unusual
     line, q = _line(raw, p + 1)
@@ -100,7 +101,7 @@ _HIGH_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
 _SIXES = _U(0x0606060606060606)
 
 
-def _words(raw: bytes) -> npt.NDArray[np.uint64]:
+def _words(raw: Buffer) -> npt.NDArray[np.uint64]:
     """Every 8 bytes of ``raw`` from each position as a little-endian uint64 (overlapping
     view; ``raw`` must end with 8 bytes of padding)."""
     return np.ndarray((len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
@@ -112,14 +113,27 @@ def _digits8(
     """The value of the ``n`` (1..8) decimal digits ending before ``end``, and whether they
     are all digits (8 digits at once: Lemire's SWAR reduction)."""
     x = words[end - 8]
-    low = (_U(1) << ((8 - n) * 8).astype(np.uint64)) - _U(1)  # bytes before the digits
-    x = (x & ~low) | (_ASCII0 & low)
-    ok = ((x & _HIGH_NIBBLES) == _ASCII0) & (((x + _SIXES) & _HIGH_NIBBLES) == _ASCII0)
-    x = x & _U(0x0F0F0F0F0F0F0F0F)
-    x = (x * _U(2561)) >> _U(8)
-    x = ((x & _U(0x00FF00FF00FF00FF)) * _U(6553601)) >> _U(16)
-    x = ((x & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32)
-    return x & _U(0xFFFFFFFF), ok
+    low = ((8 - n) * 8).astype(np.uint64)
+    np.left_shift(_U(1), low, out=low)
+    low -= _U(1)  # a mask of the bytes before the digits
+    x &= ~low
+    low &= _ASCII0
+    x |= low  # those bytes read as "0"
+    check = x & _HIGH_NIBBLES
+    ok = check == _ASCII0
+    np.add(x, _SIXES, out=check)
+    check &= _HIGH_NIBBLES
+    ok &= check == _ASCII0
+    x &= _U(0x0F0F0F0F0F0F0F0F)
+    x *= _U(2561)
+    x >>= _U(8)
+    x &= _U(0x00FF00FF00FF00FF)
+    x *= _U(6553601)
+    x >>= _U(16)
+    x &= _U(0x0000FFFF0000FFFF)
+    x *= _U(42949672960001)
+    x >>= _U(32)
+    return x, ok
 
 
 def _unsigned(
@@ -135,13 +149,14 @@ def _unsigned(
     wide = np.flatnonzero(width > 8)
     if len(wide):
         high, good = _digits8(words, stop[wide] - 8, np.clip(width[wide] - 8, 1, 8))
-        value[wide] += high * _U(100_000_000)
+        high *= _U(100_000_000)
+        value[wide] += high
         ok[wide] &= good
-    return value.astype(np.int64), ok
+    return value.view(np.int64), ok
 
 
 def _doubles(
-    raw: bytes, words: npt.NDArray[np.uint64], start: Int64Array, stop: Int64Array
+    raw: Buffer, words: npt.NDArray[np.uint64], start: Int64Array, stop: Int64Array
 ) -> Float64Array:
     """The RESP3 doubles in ``raw[start:stop]``, each exactly as ``float()`` reads it."""
     whole, plain = _unsigned(words, start, stop)
@@ -153,7 +168,7 @@ def _doubles(
     return out
 
 
-def _decimals(raw: bytes, start: Int64Array, stop: Int64Array) -> Float64Array:
+def _decimals(raw: Buffer, start: Int64Array, stop: Int64Array) -> Float64Array:
     """Doubles with a sign or a dot (column by column), anything else by ``float()``."""
     buf = np.frombuffer(raw, dtype=np.uint8)
     width = stop - start
@@ -195,7 +210,41 @@ def _decimals(raw: bytes, start: Int64Array, stop: Int64Array) -> Float64Array:
     return out
 
 
-def parse_mrange(raw: bytes, end: int | None = None) -> Parsed:
+CHUNK = 1 << 17
+"""Samples parsed at a time."""
+
+
+def _samples(
+    raw: Buffer,
+    buf: npt.NDArray[np.uint8],
+    words: npt.NDArray[np.uint64],
+    ends: Int64Array,
+    pair: Int64Array,
+    t_out: Int64Array,
+    v_out: Float64Array,
+) -> None:
+    """Check and parse the sample lines whose "*2" line ends at ``ends[pair]``."""
+    pair_start = ends[pair - 1] + 1
+    stamp_end, value_end = ends[pair + 1], ends[pair + 2]
+    # "*2\r\n:" opens every sample; "\r\n," ends its timestamp; "\r" ends its value
+    if not (
+        ((words[pair_start] & _U(0xFFFFFFFFFF)) == _U(_PAIR_OPEN)).all()
+        and ((words[stamp_end - 1] & _U(0xFFFFFF)) == _U(_STAMP_CLOSE)).all()
+        and (buf[value_end - 1] == 0x0D).all()
+    ):
+        raise Unusual
+    t, ok = _unsigned(words, pair_start + 5, stamp_end - 1)
+    if not ok.all():
+        raise Unusual
+    t_out[:] = t
+    v_out[:] = _doubles(raw, words, stamp_end + 2, value_end - 1)
+
+
+_PAIR_OPEN = int.from_bytes(b"*2\r\n:", "little")
+_STAMP_CLOSE = int.from_bytes(b"\r\n,", "little")
+
+
+def parse_mrange(raw: Buffer, end: int | None = None) -> Parsed:
     """``(key, labels, timestamps, values)`` of each series of a RESP3 ``TS.MRANGE`` reply
     with ``WITHLABELS`` (labels as the reply has them, None values included): the reply is
     ``raw[:end]`` (all of it by default); at least 8 bytes after it save a copy."""
@@ -235,23 +284,23 @@ def parse_mrange(raw: bytes, end: int | None = None) -> Parsed:
     if not total:
         empty_t, empty_v = np.empty(0, np.int64), np.empty(0, np.float64)
         return [(k, labels, empty_t, empty_v) for k, labels, _, _ in headers]
-    firsts = np.repeat(np.array([h[2] for h in headers], dtype=np.int64), counts)
-    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    pair = firsts + 3 * within  # index in ends of each sample's "*2" line
     words = _words(raw)
-    pair_start = ends[pair - 1] + 1
-    stamp_end, value_end = ends[pair + 1], ends[pair + 2]
-    # "*2\r\n:" opens every sample; "\r\n," ends its timestamp; "\r" ends its value
-    if not (
-        ((words[pair_start] & _U(0xFFFFFFFFFF)) == _U(int.from_bytes(b"*2\r\n:", "little"))).all()
-        and ((words[stamp_end - 1] & _U(0xFFFFFF)) == _U(int.from_bytes(b"\r\n,", "little"))).all()
-        and (buf[value_end - 1] == 0x0D).all()
-    ):
-        raise Unusual
-    t, ok = _unsigned(words, pair_start + 5, stamp_end - 1)
-    if not ok.all():
-        raise Unusual
-    v = _doubles(raw, words, stamp_end + 2, value_end - 1)
+    t = np.empty(total, dtype=np.int64)
+    v = np.empty(total, dtype=np.float64)
+    lines = np.array([h[2] for h in headers], dtype=np.int64)
+    upto = np.cumsum(counts)
+    first = 0  # the series a chunk starts with
+    done = 0  # samples parsed
+    while first < len(headers):
+        # whole series, about CHUNK samples: temporaries stay small (in cache, no page faults)
+        last = min(int(np.searchsorted(upto, done + CHUNK)) + 1, len(headers))
+        n = counts[first:last]
+        size = int(n.sum())
+        within = np.arange(size, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        pair = np.repeat(lines[first:last], n) + 3 * within  # ends index of each "*2" line
+        _samples(raw, buf, words, ends, pair, t[done : done + size], v[done : done + size])
+        done += size
+        first = last
     out: Parsed = []
     lo = 0
     for key, labels, _, count in headers:

@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsdb import promread
 from tsdb.connection import connect
 from tsdb.mrange_reply import Unusual, parse_mrange
-from tsdb.promread import _as_map, _columns, _command, _mrange, _mrange_bytes
+from tsdb.promread import _as_map, _columns, _command, _mrange, _mrange_raw
 
+T = 1_700_000_000_000
 DOUBLE_TEXT = st.one_of(
     st.floats(allow_nan=False).map(repr),
     st.floats(allow_nan=False).map(lambda v: f"{v:.17g}"),
@@ -87,7 +89,9 @@ def test_other_shapes_are_left_to_hiredis(raw: bytes) -> None:
         parse_mrange(raw)
 
 
-async def test_real_replies_match_the_hiredis_path(redis_url: str) -> None:
+async def test_real_replies_match_the_hiredis_path(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = connect(redis_url)
     rng = np.random.default_rng(3)
     try:
@@ -102,9 +106,11 @@ async def test_real_replies_match_the_hiredis_path(redis_url: str) -> None:
                 args += [key, 1_700_000_000_000 + 15_000 * k + i, value]
             await client.execute_command("TS.MADD", *args)
         args2 = ("TS.MRANGE", 0, 2**62, "WITHLABELS", "FILTER", "g=mr")
-        got = await _mrange(client, args2)
-        raw = await _mrange_bytes(client, args2)  # the numpy path, not the fallback
-        assert raw is not None and len(parse_mrange(*raw)) == 20
+        monkeypatch.setattr(promread, "SLICE_MS", 1_000_000)  # 4 slices of the 90 minutes
+        got = await _mrange(client, T, T + 15_000 * 400, ("g=mr",))
+        assert len(promread._slices(T, T + 15_000 * 400)) == 4
+        parts = await _mrange_raw(client, [args2, args2])  # the numpy path, no fallback
+        assert [len(p) for p in parts] == [20, 20]
         reply = _as_map(await _command(client, *args2))
         assert [k for k, *_ in got] == list(reply)
         for key, labels, t, v in got:
