@@ -4,6 +4,7 @@ its reply turned into numpy columns, and the special values (:mod:`tsdb.specials
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -114,15 +115,17 @@ async def _mrange_raw(client: Redis, commands: Sequence[Sequence[Any]]) -> list[
         data = bytearray()
         out: list[Parsed] = []
         for i, tail in enumerate(tails):
-            at, sent_next = -1, i + 1 >= len(commands)
+            at, sent_next, seen = -1, i + 1 >= len(commands), 0
             while True:
-                at = data.find(tail, max(0, len(data) - (1 << 22) - len(tail)))
+                at = data.find(tail, seen)
                 if at >= 0:
                     break
+                seen = max(0, len(data) - len(tail))  # only new bytes are searched next
                 if data and not sent_next:
                     await conn.send_packed_command(packed[i + 1])
                     sent_next = True
-                chunk = await reader.read(1 << 22)
+                async with asyncio.timeout(conn.socket_timeout):  # as redis-py reads
+                    chunk = await reader.read(1 << 22)
                 if not chunk:
                     raise ConnectionError("connection closed while reading a reply")
                 data += chunk
