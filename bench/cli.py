@@ -27,6 +27,7 @@ from bench.data import make_samples
 from bench.ingest import run_ingest
 from bench.jobs import run_jobs
 from bench.peer import format_peer_table, run_peer
+from bench.prometheus import format_prometheus_table, prometheus_json, run_prometheus
 from bench.rawrange import run_raw_range
 from bench.readers import run_readers
 from bench.report import (
@@ -184,6 +185,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="skip the rows against VictoriaMetrics (listing and labels at 2 k to 1 M series...)",
     )
     parser.add_argument(
+        "--skip-prometheus",
+        action="store_true",
+        help="skip the rows against a real Prometheus (PromQL reads and remote-write ingest)",
+    )
+    parser.add_argument(
+        "--prometheus-runs",
+        type=_positive,
+        default=3,
+        help="repetitions of each Prometheus-row query; the median counts (default: %(default)s)",
+    )
+    parser.add_argument(
         "--peer-max-series",
         type=_positive,
         default=1_000_000,
@@ -222,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print()
         print(format_peer_table(details["peer"]["rows_objects"]))
         details["peer"]["rows"] = [r.as_dict() for r in details["peer"].pop("rows_objects")]
+    if "prometheus" in details:
+        print()
+        print(format_prometheus_table(details["prometheus"]["rows_objects"]))
+        details["prometheus"]["rows"] = prometheus_json(details["prometheus"].pop("rows_objects"))
     write_json(options.output, rows, details)
     _say(f"results written to {options.output}")
 
@@ -307,6 +323,9 @@ def run(options: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
                 Path(scratch), options.peer_runs, options.reader_seconds, options.peer_max_series
             )
         details["peer"] = {"rows_objects": peer.rows, "details": peer.details}
+    if not options.skip_prometheus:  # at the end: its own servers, and Prometheus
+        _say("prometheus: tsapi and a real Prometheus, same data, PromQL reads and ingest")
+        details["prometheus"] = {"rows_objects": run_prometheus(options.prometheus_runs)}
     if hasattr(os, "getloadavg"):
         details["environment"]["load_average_end"] = list(os.getloadavg())
     return rows, details

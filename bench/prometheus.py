@@ -34,7 +34,7 @@ import numpy as np
 from bench.servers import free_port, running_api, running_redis
 from promql.remote_write import encode_write_request
 
-__all__ = ["main"]
+__all__ = ["format_prometheus_table", "main", "prometheus_json", "run_prometheus"]
 
 T0 = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -144,11 +144,11 @@ def _query(http: httpx.Client, url: str, path: str, params: dict[str, str], runs
     return statistics.median(times)
 
 
-def main() -> None:
-    """Run every row; print the table (markdown) and write bench/last-prometheus.json."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+PromRow = tuple[str, str, float, float, bool]  # work, unit, tsapi, Prometheus, higher is better
+
+
+def run_prometheus(runs: int) -> list[PromRow]:
+    """Start Redis, tsapi and Prometheus in a scratch folder, load both, time every row."""
     gauge, day = _data()
     bodies = _bodies(gauge + day)  # one stream in time order (Prometheus' head needs it)
     samples = sum(len(t) for _, t, _ in gauge + day)
@@ -164,7 +164,7 @@ def main() -> None:
         ("plain selector, one series, a week of 15 s samples",
          "query", {"query": "gauge_one[7d]", "time": str(end)}),
     ]  # fmt: skip
-    rows = []
+    rows: list[PromRow] = []
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         root = Path(scratch)
         redis = stack.enter_context(running_redis(root / "redis"))
@@ -180,22 +180,42 @@ def main() -> None:
         for work, path, params in queries:
             _query(http, api.url, path, params, 1)  # warm up both
             _query(http, prom, path, params, 1)
-            ours_s = _query(http, api.url, path, params, args.runs)
-            theirs_s = _query(http, prom, path, params, args.runs)
+            ours_s = _query(http, api.url, path, params, runs)
+            theirs_s = _query(http, prom, path, params, runs)
             rows.append((work, "ms", ours_s * 1000, theirs_s * 1000, False))
-    print("| work | unit | tsapi | Prometheus | ratio | target |")
-    print("|---|---|---:|---:|---:|---|")
-    out = []
+    return rows
+
+
+def format_prometheus_table(rows: list[PromRow]) -> str:
+    """The rows as the markdown table of bench/RESULTS.md."""
+    lines = [
+        "| work | unit | tsapi | Prometheus | ratio | target |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for work, unit, ours_v, theirs_v, higher in rows:
         ratio = ours_v / theirs_v
         met = ratio >= 0.5 if higher else ratio <= 2
         target = "≥ 0.5" if higher else "≤ 2"
-        print(
+        lines.append(
             f"| {work} | {unit} | {ours_v:,.0f} | {theirs_v:,.0f} | {ratio:.2f} | "
             f"{target} {'met' if met else 'missed'} |"
         )
-        out.append({"work": work, "unit": unit, "tsapi": ours_v, "prometheus": theirs_v})
-    Path("bench/last-prometheus.json").write_text(json.dumps(out, indent=1))
+    return "\n".join(lines)
+
+
+def prometheus_json(rows: list[PromRow]) -> list[dict[str, object]]:
+    """The rows for a JSON file."""
+    return [{"work": w, "unit": u, "tsapi": o, "prometheus": t} for w, u, o, t, _ in rows]
+
+
+def main() -> None:
+    """Run every row; print the table (markdown) and write bench/last-prometheus.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    rows = run_prometheus(args.runs)
+    print(format_prometheus_table(rows))
+    Path("bench/last-prometheus.json").write_text(json.dumps(prometheus_json(rows), indent=1))
 
 
 if __name__ == "__main__":

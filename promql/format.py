@@ -28,6 +28,9 @@ __all__ = [
 
 def format_float_f(value: float) -> str:
     """Go's ``strconv.FormatFloat(value, 'f', -1, 64)`` (used for ``count_values`` labels)."""
+    text = repr(value)  # the shortest digits that round-trip, as Go's -1 precision
+    if "e" not in text and "n" not in text:  # plain decimal (not inf, nan or exponent form)
+        return text[:-2] if text.endswith(".0") else text
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -48,6 +51,9 @@ def _format_float_e(value: float) -> str:
 
 def format_value(value: float) -> str:
     """A sample value as Prometheus' JSON API writes it."""
+    text = repr(value)
+    if "e" not in text and "n" not in text:  # 0 or 1e-4 <= |value| < 1e16: 'f' form
+        return text[:-2] if text.endswith(".0") else text
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -138,11 +144,14 @@ def result_json(result: QueryResult) -> str:
         )
     else:
         items = []
+        stamps: dict[int, str] = {}  # the steps of a range query are shared by all series
         for labels, ts, vs in result.matrix:
-            points = ",".join(
-                _json_point(t, v)
-                for t, v in zip(np.asarray(ts).tolist(), np.asarray(vs).tolist(), strict=True)
-            )
+            times = [
+                stamps.get(t) or stamps.setdefault(t, format_timestamp(t))
+                for t in np.asarray(ts).tolist()
+            ]
+            values = [format_value(v) for v in np.asarray(vs).tolist()]
+            points = ",".join([f'[{t},"{v}"]' for t, v in zip(times, values, strict=True)])
             items.append(f'{{"metric":{_json_metric(labels)},"values":[{points}]}}')
         body = "[" + ",".join(items) + "]"
     return f'{{"resultType":"{kind}","result":{body}}}'

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from promql.errors import RemoteWriteError
 from promql.labels import METRIC_NAME
 from promql.proto import remote_pb2
+from promql.wire import Fallback, Scanned, scan_write_request
 
 __all__ = [
     "DEFAULT_MAX_DECODED_BYTES",
@@ -90,49 +91,64 @@ def decode_write_request(
         raw = bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as exc:
         raise RemoteWriteError(f"snappy: {exc}") from None
+    try:
+        scanned = scan_write_request(raw)
+    except Fallback:
+        scanned = _scan_with_library(raw)
+    labels_out: list[dict[str, str]] = []
+    for i, pairs in enumerate(scanned.labels):
+        labels: dict[str, str] = {}
+        for raw_name, raw_value in pairs:
+            name = _text(raw_name, "label name", i)
+            if not name:
+                raise RemoteWriteError(f"series {i}: empty label name")
+            if name in labels:
+                raise RemoteWriteError(f"series {i}: label name {name!r} is not unique")
+            labels[name] = _text(raw_value, f"value of label {name!r}", i)
+        if not labels.get(METRIC_NAME):
+            raise RemoteWriteError(f"series {i}: no {METRIC_NAME} label")
+        labels_out.append(labels)
+    ignored = {
+        name: count
+        for name, count in (
+            ("exemplars", scanned.exemplars),
+            ("histograms", scanned.histograms),
+            ("metadata", scanned.metadata),
+        )
+        if count
+    }
+    return WriteBatch(labels_out, scanned.offsets, scanned.t, scanned.v, ignored)
+
+
+def _scan_with_library(raw: bytes) -> Scanned:
+    """What :func:`scan_write_request` gives, by the protobuf library (one Python object
+    per sample: slower, but it takes any valid encoding and names what is invalid)."""
     request = remote_pb2.WriteRequest()
     try:
         request.ParseFromString(raw)
     except DecodeError as exc:
         raise RemoteWriteError(f"not a prometheus.WriteRequest: {exc}") from None
-    labels_out: list[dict[str, str]] = []
     counts = np.zeros(len(request.timeseries) + 1, dtype=np.int64)
     times: list[int] = []
     values: list[float] = []
+    labels: list[list[tuple[bytes, bytes]]] = []
     exemplars = histograms = 0
     for i, ts in enumerate(request.timeseries):
-        labels: dict[str, str] = {}
-        for label in ts.labels:
-            name = _text(label.name, "label name", i)
-            if not name:
-                raise RemoteWriteError(f"series {i}: empty label name")
-            if name in labels:
-                raise RemoteWriteError(f"series {i}: label name {name!r} is not unique")
-            labels[name] = _text(label.value, f"value of label {name!r}", i)
-        if not labels.get(METRIC_NAME):
-            raise RemoteWriteError(f"series {i}: no {METRIC_NAME} label")
+        labels.append([(label.name, label.value) for label in ts.labels])
         samples = ts.samples
         times.extend(s.timestamp for s in samples)
         values.extend(s.value for s in samples)
         counts[i + 1] = len(samples)
         exemplars += len(ts.exemplars)
         histograms += len(ts.histograms)
-        labels_out.append(labels)
-    ignored = {
-        name: count
-        for name, count in (
-            ("exemplars", exemplars),
-            ("histograms", histograms),
-            ("metadata", len(request.metadata)),
-        )
-        if count
-    }
-    return WriteBatch(
-        labels_out,
+    return Scanned(
+        labels,
         np.cumsum(counts),
         np.array(times, dtype=np.int64),
         np.array(values, dtype=np.float64),
-        ignored,
+        exemplars,
+        histograms,
+        len(request.metadata),
     )
 
 

@@ -4,6 +4,8 @@ its reply turned into numpy columns, and the special values (:mod:`tsdb.specials
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from tsdb import specials
@@ -18,6 +21,7 @@ from tsdb.connection import Client
 from tsdb.errors import InvalidQuery
 from tsdb.faults import translate
 from tsdb.filters import parse_filters
+from tsdb.mrange_reply import Parsed, Unusual, parse_mrange
 
 __all__ = ["RawSeries", "range_by_keys", "range_matching"]
 
@@ -65,20 +69,139 @@ async def _with_specials(client: Client, found: list[RawSeries], start: int, end
             series.t, series.v = specials.merge(series.t, series.v, *extra[series.key])
 
 
+SLICE_MS = 6 * 3_600_000
+"""A ``TS.MRANGE`` over a longer span is read in up to :data:`SLICES` consecutive time
+slices, one after the other on one connection: Redis produces the next slice's reply while
+this process parses the previous one."""
+SLICES = 4
+
+
+def _slices(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """``[start_ms, end_ms]`` (inclusive, ms) cut into consecutive inclusive slices."""
+    count = max(1, min(SLICES, (end_ms - start_ms) // SLICE_MS))
+    bounds = [start_ms + (end_ms - start_ms + 1) * i // count for i in range(count + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(count)]
+
+
+class _NotRaw(Exception):
+    """The reply cannot be read raw: read it through redis-py."""
+
+
+async def _mrange_raw(client: Redis, commands: Sequence[Sequence[Any]]) -> list[Parsed]:
+    """The replies of ``commands`` (``TS.MRANGE ... WITHLABELS``), each parsed from its raw
+    RESP3 bytes (:mod:`tsdb.mrange_reply`) on one pooled connection. The next command is
+    sent as soon as the previous reply starts to arrive (Redis is then done with it), so
+    that Redis works on it while this process reads and parses.
+
+    Each command is followed by an ``ECHO`` of a random token: its reply (found in the
+    bytes) ends the command's reply, whose own structure the parser checks to end exactly
+    there. Raises :class:`_NotRaw` when the connection does not speak RESP3 or a reply is
+    not of the usual shape."""
+    if client.get_connection_kwargs().get("protocol") not in (3, "3"):
+        raise _NotRaw
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+    clean = False
+    try:
+        reader = getattr(conn, "_reader", None)
+        if reader is None or not conn.is_connected:
+            raise _NotRaw
+        tokens = [secrets.token_hex(16) for _ in commands]
+        tails = [f"${len(tok)}\r\n{tok}\r\n".encode() for tok in tokens]
+        packed = [
+            conn.pack_commands([c, ("ECHO", tok)]) for c, tok in zip(commands, tokens, strict=True)
+        ]
+        await conn.send_packed_command(packed[0])
+        data = bytearray()
+        out: list[Parsed] = []
+        for i, tail in enumerate(tails):
+            at, sent_next, seen = -1, i + 1 >= len(commands), 0
+            while True:
+                at = data.find(tail, seen)
+                if at >= 0:
+                    break
+                seen = max(0, len(data) - len(tail))  # only new bytes are searched next
+                if data and not sent_next:
+                    await conn.send_packed_command(packed[i + 1])
+                    sent_next = True
+                async with asyncio.timeout(conn.socket_timeout):  # as redis-py reads
+                    chunk = await reader.read(1 << 22)
+                if not chunk:
+                    raise ConnectionError("connection closed while reading a reply")
+                data += chunk
+            if not sent_next:
+                await conn.send_packed_command(packed[i + 1])
+            out.append(_parsed(data, at))  # the token's reply follows: no copy for padding
+            data = data[at + len(tail) :]
+        clean = not data
+        return out
+    finally:
+        if not clean:
+            await conn.disconnect()
+        await pool.release(conn)
+
+
+def _parsed(data: bytearray, end: int) -> Parsed:
+    if data[:1] != b"%":
+        raise _NotRaw
+    try:
+        return parse_mrange(data, end)
+    except Unusual:
+        raise _NotRaw from None
+
+
+async def _mrange(
+    client: Client, start_ms: int, end_ms: int, filters: Sequence[str]
+) -> list[tuple[str, Any, Any, Any]]:
+    """``(key, labels, t, v)`` per series of ``TS.MRANGE start end WITHLABELS FILTER ...``:
+    the raw replies of consecutive time slices parsed by numpy and joined, or one reply
+    parsed by hiredis when they cannot be."""
+    if isinstance(client, Redis):
+        commands = [
+            ("TS.MRANGE", a, b, "WITHLABELS", "FILTER", *filters)
+            for a, b in _slices(start_ms, end_ms)
+        ]
+        try:
+            with translate(refused=InvalidQuery):
+                parts = await _mrange_raw(client, commands)
+        except _NotRaw:
+            pass
+        else:
+            return _joined(parts)
+    reply = await _command(client, "TS.MRANGE", start_ms, end_ms, "WITHLABELS", "FILTER", *filters)
+    out = []
+    for key, value in _as_map(reply).items():
+        t, v = _columns(value[-1])
+        out.append((key, _as_map(value[0]), t, v))
+    return out
+
+
+def _joined(parts: list[Parsed]) -> list[tuple[str, Any, Any, Any]]:
+    """The series of consecutive slices, each with its samples of all slices in order."""
+    if len(parts) == 1:
+        return list(parts[0])
+    order: dict[str, tuple[Any, list[Any], list[Any]]] = {}
+    for part in parts:
+        for key, labels, t, v in part:
+            if key not in order:
+                order[key] = (labels, [], [])
+            order[key][1].append(t)
+            order[key][2].append(v)
+    return [
+        (key, labels, np.concatenate(ts), np.concatenate(vs))
+        for key, (labels, ts, vs) in order.items()
+    ]
+
+
 async def range_matching(
     client: Client, filters: Sequence[str], start_ms: int, end_ms: int
 ) -> list[RawSeries]:
     """Every series the label filters select, with its labels and samples in the span
-    (one ``TS.MRANGE``), special values merged in."""
-    reply = await _command(
-        client, "TS.MRANGE", max(start_ms, 0), max(end_ms, 0), "WITHLABELS",
-        "FILTER", *parse_filters(filters),
-    )  # fmt: skip
+    (``TS.MRANGE``, in time slices for long spans), special values merged in."""
+    checked = parse_filters(filters)
     found = []
-    for key, value in _as_map(reply).items():
-        labels = {k: v for k, v in _as_map(value[0]).items() if v is not None}
-        t, v = _columns(value[-1])
-        found.append(RawSeries(key, labels, t, v))
+    for key, labels, t, v in await _mrange(client, max(start_ms, 0), max(end_ms, 0), checked):
+        found.append(RawSeries(key, {k: x for k, x in labels.items() if x is not None}, t, v))
     await _with_specials(client, found, start_ms, end_ms)
     return found
 
