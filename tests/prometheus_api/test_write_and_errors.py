@@ -64,6 +64,7 @@ async def test_special_values_live_and_die_with_their_series(client: QuartClient
     assert (await _write(client, [({"__name__": "gone"}, t, [math.nan] * 3)])).status_code == 204
     assert (await client.get("/v1/series/gone")).status_code == 200
     status, body = await _get(client, "series", **{"match[]": "gone"})
+    assert status == 200
     assert [s["__name__"] for s in body["data"]] == ["gone"]
     assert await _values(client, "gone[1m]", t[-1]) == ["NaN"] * 3
     # a finite value written later at the same time replaces the code (the last write wins)
