@@ -27,6 +27,7 @@ __all__ = [
     "SET_POINT",
     "is_missing_function",
     "load_functions",
+    "load_library",
 ]
 
 LIBRARY = (Path(__file__).with_name("functions.lua")).read_text()
@@ -43,13 +44,18 @@ SET_POINT = "tsapi_set_point"
 
 async def load_functions(client: Client) -> None:
     """Install (or replace) the library on every primary."""
+    await load_library(client, LIBRARY)
+
+
+async def load_library(client: Client, library: str) -> None:
+    """Install (or replace) a Redis function library on every primary."""
     with translate():
         if isinstance(client, RedisCluster):
             await client.execute_command(
-                "FUNCTION", "LOAD", "REPLACE", LIBRARY, target_nodes=client.get_primaries()
+                "FUNCTION", "LOAD", "REPLACE", library, target_nodes=client.get_primaries()
             )
         else:
-            await client.execute_command("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+            await client.execute_command("FUNCTION", "LOAD", "REPLACE", library)
 
 
 def is_missing_function(error: BaseException) -> bool:

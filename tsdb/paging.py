@@ -21,6 +21,7 @@ from tsdb.store import TimeSeriesStore
 __all__ = [
     "DEFAULT_PAGE",
     "bounds_of",
+    "count_query",
     "count_samples",
     "data_bounds",
     "iter_arrays",
@@ -201,7 +202,12 @@ async def count_samples(
 ) -> int:
     """How many samples of ``key`` in [start, end] (that pass ``query``'s value and time
     filters) there are, counted by the server in one bucket."""
-    counted = replace(
+    return int(sum(b[1] for b in await store.range(key, count_query(start, end, query))))
+
+
+def count_query(start: int, end: int, query: RangeQuery | None = None) -> RangeQuery:
+    """``query``'s filters with one COUNT bucket over [start, end]."""
+    return replace(
         query or RangeQuery(),
         from_ts=start,
         to_ts=end,
@@ -213,4 +219,3 @@ async def count_samples(
         count=None,
         reverse=False,
     )
-    return int(sum(b[1] for b in await store.range(key, counted)))

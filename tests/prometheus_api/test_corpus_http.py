@@ -11,35 +11,12 @@ import pytest
 from tests.prometheus_api.conftest import TsapiServer
 from tests.promql.compare import diff
 from tests.promql.conftest import PrometheusServer
-from tests.promql.test_corpus import CORPUS, DEFAULTS, _abs
+from tests.promql.test_corpus import corpus_cases
 
 EVERY = 1  # ask every n-th expression (1: the whole corpus)
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for number, entry in enumerate(CORPUS["queries"]):
-        if number % EVERY:
-            continue
-        kind = entry.get("kind", "both")
-        if kind in ("instant", "both"):
-            for t in entry.get("times", DEFAULTS["times"]):
-                cases.append(pytest.param(entry, "query", {"time": _abs(t)}, id=f"{number}-i{t}"))
-        if kind in ("range", "both"):
-            rng = {
-                **DEFAULTS["range"],
-                **{k: entry[k] for k in ("start", "end", "step") if k in entry},
-            }
-            params = {
-                "start": _abs(rng["start"]),
-                "end": _abs(rng["end"]),
-                "step": str(rng["step"]),
-            }
-            cases.append(pytest.param(entry, "query_range", params, id=f"{number}-r"))
-    return cases
-
-
-@pytest.mark.parametrize(("entry", "path", "params"), _cases())
+@pytest.mark.parametrize(("entry", "path", "params"), corpus_cases("query", "query_range", EVERY))
 def test_corpus_over_http(
     prom: PrometheusServer,
     tsapi: TsapiServer,

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import RedisCluster
 from redis.exceptions import ResponseError
 
 from tsdb.connection import Client
 from tsdb.faults import translate
-from tsdb.functions import is_missing_function
+from tsdb.functions import is_missing_function, load_library
 
 __all__ = ["ADVANCE", "LIBRARY", "TOUCH", "call", "load"]
 
@@ -29,13 +28,7 @@ _loaded: weakref.WeakSet[Any] = weakref.WeakSet()
 
 async def load(client: Client) -> None:
     """Install (or replace) the library on every primary."""
-    with translate():
-        if isinstance(client, RedisCluster):
-            await client.execute_command(
-                "FUNCTION", "LOAD", "REPLACE", LIBRARY, target_nodes=client.get_primaries()
-            )
-        else:
-            await client.execute_command("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+    await load_library(client, LIBRARY)
     _loaded.add(client)
 
 

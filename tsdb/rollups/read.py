@@ -23,7 +23,7 @@ from redis.asyncio import RedisCluster
 from tsdb.faults import translate
 from tsdb.keys import rollup_state_key, rollups_index_key
 from tsdb.models import Aggregation, BucketTimestamp, Point, RangeQuery
-from tsdb.paging import DEFAULT_PAGE, iter_range, resolve_align
+from tsdb.paging import DEFAULT_PAGE, count_query, iter_range, resolve_align
 from tsdb.rollups.compose import NEEDS, OVER_TIER, Partial, by_rows, merge
 from tsdb.rollups.config import SeriesTiers, TierState, decode_rollups, part_key, states_of
 from tsdb.rollups.models import Part, TierChoice
@@ -387,18 +387,7 @@ async def count_samples(
 ) -> int:
     """:func:`tsdb.paging.count_samples`, counted from tiers where they can (one bucket
     over the range: any tier's whole buckets inside it serve)."""
-    counted = replace(
-        query or RangeQuery(),
-        from_ts=start,
-        to_ts=end,
-        aggregation=Aggregation.COUNT,
-        bucket_ms=end - start + 1,
-        align=start,
-        bucket_timestamp=None,
-        empty=False,
-        count=None,
-        reverse=False,
-    )
+    counted = count_query(start, end, query)
     return int(sum(b[1] for b in await tiered_range(store, key, counted)))
 
 
