@@ -4,7 +4,8 @@ Line protocol goes in exactly as InfluxDB takes it (any Content-Type, gzip, ``pr
 success is ``204 No Content`` and errors are InfluxDB's JSON shape, ``{"code", "message"}``
 (1.x clients also get ``"error"``), which its client libraries read. The bucket (or the 1.x
 ``db`` and ``rp``, as ``db/rp``) becomes the ``bucket`` label of every series written, and is
-part of the series identity. ``Authorization: Token ...`` is accepted and not checked yet.
+part of the series identity. ``Authorization: Token <key>`` is checked like every key
+(:mod:`api.security.access`: a ``write`` key without series limits).
 """
 
 from __future__ import annotations
