@@ -25,7 +25,6 @@ from promql.labels import METRIC_NAME
 from promql.model import Matcher, Series, compile_regex
 from tsdb.errors import InvalidQuery
 from tsdb.keys import KEY_PATTERN
-from tsdb.labels import label_counts
 from tsdb.matchers import LabelMatcher, MatchOp, filters_for
 from tsdb.promread import RawSeries, range_by_keys, range_matching
 from tsdb.store import TimeSeriesStore
@@ -43,33 +42,20 @@ def prom_labels(key: str, labels: dict[str, str]) -> dict[str, str]:
     return {**labels, METRIC_NAME: key}
 
 
-async def label_matchers(store: TimeSeriesStore, matchers: Sequence[Matcher]) -> list[LabelMatcher]:
-    """The engine's matchers as the data layer's. A regex is resolved here, with RE2's
-    dialect (:meth:`Matcher.matches`), into the label values it matches (from the index):
-    ``=~`` becomes equality with one of them (or, when it matches ``""``, inequality with
-    every other value), so :func:`filters_for` never sees a regex."""
+def label_matchers(matchers: Sequence[Matcher]) -> list[LabelMatcher]:
+    """The engine's matchers as the data layer's, regexes compiled in RE2's dialect
+    (:func:`promql.model.compile_regex`) so that :func:`filters_for` resolves them against
+    the index's label values as Prometheus would."""
     out = []
     for m in matchers:
-        if m.op not in ("=~", "!~"):
-            out.append(LabelMatcher(m.name, MatchOp(m.op), m.value))
-            continue
-        try:
-            compile_regex(m.value)
-        except re.error as exc:
-            raise BadData(f"invalid regular expression {m.value!r}: {exc}") from None
-        values = list(await label_counts(store, m.name))
-        if m.matches(""):
-            refused = [v for v in values if not m.matches(v)]
-            out.append(LabelMatcher(m.name, MatchOp.NRE, _alternation(refused)))
-        else:
-            wanted = [v for v in values if m.matches(v)]
-            out.append(LabelMatcher(m.name, MatchOp.RE, _alternation(wanted)))
+        regex = None
+        if m.op in ("=~", "!~"):
+            try:
+                regex = compile_regex(m.value)
+            except re.error as exc:
+                raise BadData(f"invalid regular expression {m.value!r}: {exc}") from None
+        out.append(LabelMatcher(m.name, MatchOp(m.op), m.value, regex))
     return out
-
-
-def _alternation(values: Sequence[str]) -> str:
-    """A Python regex matching exactly ``values`` (none: a regex matching nothing)."""
-    return "|".join(re.escape(v) for v in values) if values else "(?!)"
 
 
 class RedisSource:
@@ -100,7 +86,7 @@ class RedisSource:
     ) -> list[RawSeries]:
         """Series with a ``__name__`` label, selected by filters."""
         try:
-            filters = await filters_for(self.store, await label_matchers(self.store, matchers))
+            filters = await filters_for(self.store, label_matchers(matchers))
         except InvalidQuery as exc:
             if "must not match the empty string" in str(exc):
                 raise BadData(
@@ -126,7 +112,7 @@ class RedisSource:
         elif named and not all(m.matches("") for m in named):
             keys = await self.store.keys()
         elif others and not all(m.matches("") for m in others):
-            positive = await label_matchers(self.store, others)
+            positive = label_matchers(others)
             filters = await filters_for(self.store, positive)
             if filters is None:
                 return []

@@ -18,8 +18,9 @@ Each type carries its validation and its JSON Schema in one place, so that what
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -66,6 +67,7 @@ __all__ = [
     "TimeIn",
     "as_list",
     "check_time_in",
+    "checked_by",
     "examples",
 ]
 
@@ -107,11 +109,24 @@ _FILTER_PATTERN = f"^{_NAME}!?=(?:{_VALUE_CHAR}*|\\({_VALUE_CHAR}+(?:,{_VALUE_CH
 _POSITIVE_PATTERN = f"^{_NAME}=(?:{_VALUE_CHAR}+|\\({_VALUE_CHAR}+(?:,{_VALUE_CHAR}+)*\\))$"
 
 
-def _series_key(value: str) -> str:
-    try:
-        return validate_key(value)
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def checked_by(check: Callable[[In], Out]) -> Callable[[In], Out]:
+    """``check`` as a pydantic validator: its :class:`InvalidInput` becomes the
+    ``ValueError`` pydantic reports (a 422 naming the field)."""
+
+    def validate(value: In) -> Out:
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    return validate
+
+
+_series_key = checked_by(validate_key)
 
 
 SeriesKey = Annotated[
@@ -131,11 +146,11 @@ LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, examples=["austin
 Labels = dict[LabelName, LabelValue]
 
 
-def _filters(values: list[str]) -> list[str]:
-    try:
-        return list(parse_filters(values))
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+def _filter_list(values: list[str]) -> list[str]:
+    return list(parse_filters(values))
+
+
+_filters = checked_by(_filter_list)
 
 
 LabelFilter = Annotated[
@@ -216,11 +231,7 @@ def check_time_in(value: Any, field: str = "t") -> int | str:
     )
 
 
-def _time(value: int | str) -> int | str:
-    try:
-        return check_time_in(value)
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+_time = checked_by(check_time_in)
 
 
 def _bound(value: int | str) -> int | str:

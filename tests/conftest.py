@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +54,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def embedded_redis(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[EmbeddedRedis]:
+    """An embedded Redis Stack on a free port, its data in a fresh ``name`` directory."""
+    server = EmbeddedRedis(
+        port=free_port(), data_dir=tmp_path_factory.mktemp(name), log_to_file=True
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """The embedded Redis Stack with the TimeSeries module, for the whole session."""
-    server = EmbeddedRedis(
-        port=free_port(), data_dir=tmp_path_factory.mktemp("redis"), log_to_file=True
-    )
-    server.start()
-    yield server
-    server.stop()
+    with embedded_redis(tmp_path_factory, "redis") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -127,11 +137,20 @@ def client(app: Quart) -> QuartClient:
     return app.test_client()
 
 
+@asynccontextmanager
+async def prepared_store(url: str) -> AsyncIterator[TimeSeriesStore]:
+    """A :class:`TimeSeriesStore` on the Redis (or cluster) at ``url``, prepared."""
+    client = connect(url)
+    try:
+        data = TimeSeriesStore(client)
+        await data.prepare()
+        yield data
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 async def store(redis_url: str) -> AsyncIterator[TimeSeriesStore]:
     """Direct access to the data layer, for tests of tsdb/."""
-    client = connect(redis_url)
-    data = TimeSeriesStore(client)
-    await data.prepare()
-    yield data
-    await client.aclose()
+    async with prepared_store(redis_url) as data:
+        yield data

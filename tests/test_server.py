@@ -151,7 +151,10 @@ def _established(pid: int, port: int) -> int:
     return count
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)")
+@pytest.mark.skipif(
+    not Path("/proc/net/tcp").exists(),
+    reason="counts the server's Redis connections in /proc/net/tcp, which only Linux has",
+)
 def test_server_processes_share_connections_opened_at_once(redis_url: str) -> None:
     port = free_port()
     env = {**os.environ, "TSAPI_REDIS_URL": redis_url, "TSAPI_LOG_LEVEL": "WARNING"}

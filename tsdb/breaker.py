@@ -189,29 +189,34 @@ def guarded_class(base: C) -> C:
     return _sync_guarded(base)
 
 
+class _BreakerState:
+    """What a guarded connection (async or sync) tells its :class:`Breaker`; it takes the
+    breaker as the keyword argument ``breaker`` and passes the rest to the connection."""
+
+    def __init__(self, *args: Any, breaker: Breaker, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.breaker = breaker
+        self._probing = False
+
+    def _admit(self) -> None:
+        if not self._probing and self.breaker.admit():
+            self._probing = True
+
+    def _failed(self, exc: BaseException) -> None:
+        self._probing = False
+        self.breaker.failed(exc)
+
+    def _succeeded(self) -> None:
+        self._probing = False
+        self.breaker.succeeded()
+
+
 def _is_async(base: type) -> bool:
     return inspect.iscoroutinefunction(getattr(base, "read_response", None))
 
 
 def _async_guarded(base: C) -> C:
-    class AsyncGuarded(base):  # type: ignore[valid-type,misc]
-        def __init__(self, *args: Any, breaker: Breaker, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.breaker = breaker
-            self._probing = False
-
-        def _admit(self) -> None:
-            if not self._probing and self.breaker.admit():
-                self._probing = True
-
-        def _failed(self, exc: BaseException) -> None:
-            self._probing = False
-            self.breaker.failed(exc)
-
-        def _succeeded(self) -> None:
-            self._probing = False
-            self.breaker.succeeded()
-
+    class AsyncGuarded(_BreakerState, base):  # type: ignore[valid-type,misc]
         async def connect(self) -> None:
             self._admit()
             try:
@@ -250,24 +255,7 @@ def _async_guarded(base: C) -> C:
 
 
 def _sync_guarded(base: C) -> C:
-    class SyncGuarded(base):  # type: ignore[valid-type,misc]
-        def __init__(self, *args: Any, breaker: Breaker, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.breaker = breaker
-            self._probing = False
-
-        def _admit(self) -> None:
-            if not self._probing and self.breaker.admit():
-                self._probing = True
-
-        def _failed(self, exc: BaseException) -> None:
-            self._probing = False
-            self.breaker.failed(exc)
-
-        def _succeeded(self) -> None:
-            self._probing = False
-            self.breaker.succeeded()
-
+    class SyncGuarded(_BreakerState, base):  # type: ignore[valid-type,misc]
         def connect(self) -> None:
             self._admit()
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tsdb.errors import InvalidQuery
@@ -39,16 +39,21 @@ class LabelMatcher:
     name: str
     op: MatchOp
     value: str
+    regex: re.Pattern[str] | None = field(default=None, compare=False)
+    """A regex matcher's value compiled by a caller with its own dialect (PromQL's RE2);
+    without it, ``value`` is a Python regular expression."""
 
     def matches(self, value: str) -> bool:
         """True when a label value (``""`` for none) satisfies the matcher."""
         if self.op in (MatchOp.EQ, MatchOp.NE):
             return (value == self.value) == (self.op is MatchOp.EQ)
-        try:
-            found = re.fullmatch(self.value, value) is not None
-        except re.error as exc:
-            raise InvalidQuery(f"{self.name}{self.op}{self.value!r}: {exc}") from None
-        return found == (self.op is MatchOp.RE)
+        pattern = self.regex
+        if pattern is None:
+            try:
+                pattern = re.compile(self.value)
+            except re.error as exc:
+                raise InvalidQuery(f"{self.name}{self.op}{self.value!r}: {exc}") from None
+        return (pattern.fullmatch(value) is not None) == (self.op is MatchOp.RE)
 
 
 async def filters_for(

@@ -103,8 +103,7 @@ async def clear_at(
     anything beyond one ``SMEMBERS``; returns how many codes went."""
     if not len(ts):
         return 0
-    with translate():
-        registered = await client.smembers(specials_registry_key())
+    registered = await _registered(client, keys)
     wanted = [(c, k) for c, k in enumerate(keys) if k in registered]
     if not wanted:
         return 0
@@ -131,6 +130,16 @@ async def clear_at(
     return removed
 
 
+async def _registered(client: Client, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` that have a companion (one ``SMISMEMBER``: the registry may hold
+    every series that ever got a staleness marker)."""
+    if not keys:
+        return set()
+    with translate():
+        flags = await client.smismember(specials_registry_key(), list(keys))
+    return {key for key, flag in zip(keys, flags, strict=True) if flag}
+
+
 async def clear_range(client: Client, key: str, from_ts: int | None, to_ts: int | None) -> None:
     """Remove the codes of ``key`` between the bounds (inclusive; None: open)."""
     low = "-inf" if from_ts is None else from_ts
@@ -152,8 +161,7 @@ async def read(
     """The special samples in ``[start_ms, end_ms]`` of those ``keys`` that have any."""
     if not keys:
         return {}
-    with translate():
-        registered = await client.smembers(specials_registry_key())
+    registered = await _registered(client, keys)
     wanted = [k for k in keys if k in registered]
     if not wanted:
         return {}

@@ -14,8 +14,7 @@ from api.contract import links, path_types
 from api.extensions import jobs, store
 from api.responses import json_response
 from api.schemas import NoContent, Problem, StrictModel
-from core.fields import DurationIn, FilterList, RetentionIn, SeriesKey, examples
-from tsdb.errors import InvalidInput
+from core.fields import DurationIn, FilterList, RetentionIn, SeriesKey, checked_by, examples
 from tsdb.rollups.manage import (
     Applied,
     describe,
@@ -67,10 +66,7 @@ class TierIn(StrictModel):
 def _checked(tiers: list[TierIn]) -> None:
     """The rules of a set of tiers JSON Schema cannot state (distinct buckets, retention of
     at least one bucket), as a validation error."""
-    try:
-        check_tiers([t.tier() for t in tiers])
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+    checked_by(check_tiers)([t.tier() for t in tiers])
 
 
 class RollupsIn(StrictModel):

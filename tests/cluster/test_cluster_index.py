@@ -9,8 +9,8 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 
+from tests.conftest import prepared_store
 from tests.tsdb.index_ops import Model, apply, assert_index_matches, operations
-from tsdb.connection import connect
 from tsdb.index import IndexState
 from tsdb.index_build import check_index, ensure_index, rebuild_index
 from tsdb.models import SeriesConfig
@@ -23,11 +23,8 @@ PROPERTIES = settings(
 
 @pytest.fixture
 async def prepared(cluster_url: str) -> AsyncIterator[TimeSeriesStore]:
-    client = connect(cluster_url)
-    store = TimeSeriesStore(client)
-    await store.prepare()
-    yield store
-    await client.aclose()
+    async with prepared_store(cluster_url) as store:
+        yield store
 
 
 @PROPERTIES

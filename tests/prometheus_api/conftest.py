@@ -11,43 +11,27 @@ import pytest
 
 from promql import Series
 from promql.remote_write import encode_write_request
-from tests.conftest import free_port, stop_process
-from tests.promql.conftest import PrometheusServer, dataset, prometheus
+from tests.conftest import embedded_redis, stop_process
+from tests.promql.conftest import REMOTE_WRITE_HEADERS, PrometheusServer, dataset, prometheus
 from tests.promql.data import time_batches
 from tests.reliability.conftest import start_serve
 from tsdb.embedded import EmbeddedRedis
 
 __all__ = ["REMOTE_WRITE_HEADERS", "TsapiServer", "dataset", "prometheus"]
 
-REMOTE_WRITE_HEADERS = {
-    "Content-Encoding": "snappy",
-    "Content-Type": "application/x-protobuf",
-    "X-Prometheus-Remote-Write-Version": "0.1.0",
-}
-
 
 @dataclass
-class TsapiServer:
-    """A running `tsapi serve`, its Redis URL and an HTTP client."""
+class TsapiServer(PrometheusServer):
+    """A running `tsapi serve` (asked as a Prometheus is) and its Redis URL."""
 
-    url: str
     redis_url: str
-    client: httpx.Client
-
-    def query(self, path: str, **params: str) -> dict:
-        """GET ``/api/v1/<path>``, the parsed JSON envelope (errors included)."""
-        return self.client.get(f"{self.url}/api/v1/{path}", params=params).json()
 
 
 @pytest.fixture(scope="session")
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """A Redis Stack of this package's own (the suite's is flushed before each test)."""
-    server = EmbeddedRedis(
-        port=free_port(), data_dir=tmp_path_factory.mktemp("prom-redis"), log_to_file=True
-    )
-    server.start()
-    yield server
-    server.stop()
+    with embedded_redis(tmp_path_factory, "prom-redis") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +47,7 @@ def tsapi(own_redis: EmbeddedRedis, dataset: list[Series]) -> Iterator[TsapiServ
                 headers=REMOTE_WRITE_HEADERS,
             )
             assert response.status_code == 204, response.text
-        yield TsapiServer(base, own_redis.url, client)
+        yield TsapiServer(base, client, own_redis.url)
     finally:
         client.close()
         stop_process(process)

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,51 @@ from tests.conftest import free_port, skip_or_fail_in_ci, stop_process
 from tests.promql.data import generate, time_batches
 
 LOOKBACK = "5m"
+REMOTE_WRITE_HEADERS = {
+    "Content-Encoding": "snappy",
+    "Content-Type": "application/x-protobuf",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
+
+
+def prometheus_binary() -> str:
+    """The path of Debian's ``prometheus`` (skips here, fails in CI, when it is missing)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        skip_or_fail_in_ci("the prometheus binary is missing (infra/provision.sh installs it)")
+    assert binary is not None
+    return binary
+
+
+@contextmanager
+def scraping_prometheus(
+    root: Path, job: str, target: str, write_url: str, max_samples: int, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Prometheus on ``port`` scraping ``target`` every second as ``job`` and
+    remote-writing what it scrapes to ``write_url``; stopped on leaving."""
+    config = root / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n"
+        "scrape_configs:\n"
+        f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+        "remote_write:\n"
+        f"  - url: {write_url}\n"
+        f"    queue_config: {{batch_send_deadline: 1s, max_samples_per_send: {max_samples}}}\n"
+    )
+    process = subprocess.Popen(
+        [
+            prometheus_binary(),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        stop_process(process)
 
 
 @dataclass
@@ -43,9 +89,7 @@ def prometheus(
     tmp_path_factory: pytest.TempPathFactory, dataset: list[Series]
 ) -> Iterator[PrometheusServer]:
     """Prometheus on a free loopback port, no scrape jobs, the data set remote-written."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        skip_or_fail_in_ci("the prometheus binary is missing (infra/provision.sh installs it)")
+    binary = prometheus_binary()
     root: Path = tmp_path_factory.mktemp("prometheus")
     config = root / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n")
@@ -53,7 +97,7 @@ def prometheus(
     log = (root / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [
-            str(binary),
+            binary,
             f"--config.file={config}",
             f"--storage.tsdb.path={root / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -86,11 +130,7 @@ def prometheus(
             response = client.post(
                 f"{url}/api/v1/write",
                 content=encode_write_request(batch),
-                headers={
-                    "Content-Encoding": "snappy",
-                    "Content-Type": "application/x-protobuf",
-                    "X-Prometheus-Remote-Write-Version": "0.1.0",
-                },
+                headers=REMOTE_WRITE_HEADERS,
             )
             assert response.status_code == 204, response.text
         yield PrometheusServer(url, client)

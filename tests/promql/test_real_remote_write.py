@@ -4,8 +4,6 @@ decode, with the scraped series, their labels and sane samples."""
 from __future__ import annotations
 
 import http.server
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from promql.remote_write import decode_write_request
-from tests.conftest import free_port, skip_or_fail_in_ci, stop_process
+from tests.conftest import free_port
+from tests.promql.conftest import prometheus_binary, scraping_prometheus
 
 
 class _Capture(http.server.BaseHTTPRequestHandler):
@@ -31,38 +30,20 @@ class _Capture(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.slow
 def test_bodies_sent_by_prometheus_decode(tmp_path: Path) -> None:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        skip_or_fail_in_ci("the prometheus binary is missing (infra/provision.sh installs it)")
+    prometheus_binary()
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n"
-        "scrape_configs:\n"
-        f"  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-        "remote_write:\n"
-        f"  - url: http://127.0.0.1:{receiver.server_address[1]}/api/v1/write\n"
-        "    queue_config: {batch_send_deadline: 1s, max_samples_per_send: 500}\n"
-    )
-    process = subprocess.Popen(
-        [
-            str(binary),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    write_url = f"http://127.0.0.1:{receiver.server_address[1]}/api/v1/write"
     try:
-        deadline = time.monotonic() + 60
-        while not _Capture.bodies and time.monotonic() < deadline:
-            assert process.poll() is None, "prometheus exited"
-            time.sleep(0.2)
+        with scraping_prometheus(
+            tmp_path, "self", f"127.0.0.1:{port}", write_url, 500, port
+        ) as process:
+            deadline = time.monotonic() + 60
+            while not _Capture.bodies and time.monotonic() < deadline:
+                assert process.poll() is None, "prometheus exited"
+                time.sleep(0.2)
     finally:
-        stop_process(process)
         receiver.shutdown()
     assert _Capture.bodies, "prometheus sent nothing in 60 s"
     headers, _ = _Capture.bodies[0]
