@@ -19,6 +19,7 @@ write wins).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import AsyncIterator, Iterable
 
@@ -85,13 +86,18 @@ async def _no_chunks() -> AsyncIterator[bytes]:
     yield b""  # pragma: no cover
 
 
-def _problem(key: str, labels: dict[str, str]) -> str | None:
+@functools.lru_cache(maxsize=1 << 16)
+def _series_of(labels: tuple[tuple[str, str], ...]) -> tuple[str, str | None]:
+    """The key of a label set and why it cannot be stored (None if it can): remembered,
+    since a sender repeats the same label sets in every body."""
+    as_dict = dict(labels)
+    key = series_key(as_dict)
     try:
         validate_key(key, "series key")
-        validate_labels(labels)
+        validate_labels(as_dict)
     except InvalidInput as exc:
-        return str(exc)
-    return None
+        return key, str(exc)
+    return key, None
 
 
 def to_batch(decoded: WriteBatch, rejections: Rejections) -> tuple[Batch, dict[str, Specials]]:
@@ -104,8 +110,7 @@ def to_batch(decoded: WriteBatch, rejections: Rejections) -> tuple[Batch, dict[s
     table: dict[str, int] = {}
     for i, labels in enumerate(decoded.labels):
         lo, hi = int(decoded.offsets[i]), int(decoded.offsets[i + 1])
-        key = series_key(labels)
-        problem = _problem(key, labels)
+        key, problem = _series_of(tuple(labels.items()))
         if problem is not None:
             valid[lo:hi] = False
             for at in range(lo, hi):
@@ -148,9 +153,8 @@ async def write_remote(body: bytes) -> tuple[WriteSummary | None, int, Rejection
         summary = await ingest(
             _no_chunks(),
             _OneBatch(batch, rejections),
-            data.client,
+            data,
             create=True,
-            madd_samples=data.chunk_points,
         )
     await specials.clear_at(data.client, batch.keys, batch.codes, batch.ts)
     return summary, stored, rejections

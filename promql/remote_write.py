@@ -9,6 +9,7 @@ native histograms and metadata are not stored by tsapi: they are counted in the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -97,17 +98,8 @@ def decode_write_request(
         scanned = _scan_with_library(raw)
     labels_out: list[dict[str, str]] = []
     for i, pairs in enumerate(scanned.labels):
-        labels: dict[str, str] = {}
-        for raw_name, raw_value in pairs:
-            name = _text(raw_name, "label name", i)
-            if not name:
-                raise RemoteWriteError(f"series {i}: empty label name")
-            if name in labels:
-                raise RemoteWriteError(f"series {i}: label name {name!r} is not unique")
-            labels[name] = _text(raw_value, f"value of label {name!r}", i)
-        if not labels.get(METRIC_NAME):
-            raise RemoteWriteError(f"series {i}: no {METRIC_NAME} label")
-        labels_out.append(labels)
+        labels = _known_labels(tuple(pairs))
+        labels_out.append(_labels(pairs, i) if labels is None else labels)
     ignored = {
         name: count
         for name, count in (
@@ -118,6 +110,31 @@ def decode_write_request(
         if count
     }
     return WriteBatch(labels_out, scanned.offsets, scanned.t, scanned.v, ignored)
+
+
+def _labels(pairs: Sequence[tuple[bytes, bytes]], i: int) -> dict[str, str]:
+    """Series ``i``'s labels as text; :class:`RemoteWriteError` if they break a rule."""
+    labels: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name = _text(raw_name, "label name", i)
+        if not name:
+            raise RemoteWriteError(f"series {i}: empty label name")
+        if name in labels:
+            raise RemoteWriteError(f"series {i}: label name {name!r} is not unique")
+        labels[name] = _text(raw_value, f"value of label {name!r}", i)
+    if not labels.get(METRIC_NAME):
+        raise RemoteWriteError(f"series {i}: no {METRIC_NAME} label")
+    return labels
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _known_labels(pairs: tuple[tuple[bytes, bytes], ...]) -> dict[str, str] | None:
+    """:func:`_labels`, remembered (a sender repeats its label sets in every body; callers
+    must not change the dict); None where they break a rule (``_labels`` then says how)."""
+    try:
+        return _labels(pairs, 0)
+    except RemoteWriteError:
+        return None
 
 
 def _scan_with_library(raw: bytes) -> Scanned:

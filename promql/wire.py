@@ -34,6 +34,8 @@ from promql.proto import remote_pb2
 __all__ = ["Fallback", "Scanned", "scan_write_request"]
 
 _MAX_FIELD = (1 << 29) - 1
+_HEADS: dict[bytes, list[tuple[bytes, bytes]]] = {}  # leading label records -> their pairs
+_HEADS_KEPT = 1 << 16
 _CHECK_FIRST = 32  # records checked before a run is assumed to go on (bounds rework)
 
 Int64Array = npt.NDArray[np.int64]
@@ -201,9 +203,23 @@ class _Walker:
 
     def _series(self, p: int, end: int) -> None:
         index = len(self.labels)
-        self.labels.append([])
+        raw, q = self.raw, p
+        while q + 1 < end and raw[q] == 0x0A and raw[q + 1] < 0x80:  # short label records
+            q += 2 + raw[q + 1]
+        if q > end:
+            raise Fallback
+        head = raw[p:q]  # the same bytes in every body of a sender: read once
+        pairs = _HEADS.get(head)
         self.pieces.append([])
-        self._fields(index, p, end, optimistic=True)
+        if pairs is None:
+            self.labels.append([])
+            self._fields(index, p, q, optimistic=False)
+            if len(_HEADS) >= _HEADS_KEPT:
+                _HEADS.clear()
+            _HEADS[head] = list(self.labels[index])
+        else:
+            self.labels.append(list(pairs))
+        self._fields(index, q, end, optimistic=True)
 
     def _fields(self, index: int, p: int, end: int, *, optimistic: bool) -> None:
         raw = self.raw

@@ -44,6 +44,7 @@ from tsdb.faults import (
 )
 from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
+from tsdb.known import KnownSeries
 from tsdb.layout import IndexLayout
 from tsdb.models import (
     CHUNK_GROWS_AT,
@@ -196,7 +197,10 @@ class BulkWriter:
     and ``create_options`` such as ``["DUPLICATE_POLICY", "LAST"]``; tsapi's default policy is
     LAST) in the same pipeline as the samples, through the ``tsapi_ensure`` function, which
     also reports an existing series' retention. Without it, points of missing series are
-    rejected with "series does not exist". Refused points go to ``rejections``, points the
+    rejected with "series does not exist". With ``known`` (a process' memory of settled
+    series, :mod:`tsdb.known`), series it holds are written without the ``tsapi_ensure``
+    call; if their samples find them gone, they are forgotten and written again with it.
+    Refused points go to ``rejections``, points the
     series' IGNORE filter dropped to ``ignored``, and accepted points that a newer one pushed
     out of the series' retention window are moved from written to rejected, so that
     ``written`` counts exactly what was stored; :meth:`finish` returns the summary.
@@ -216,6 +220,7 @@ class BulkWriter:
         create_options: Sequence[str | int] = (),
         madd_samples: int = 10_000,
         raw: bool | None = None,
+        known: KnownSeries | None = None,
     ) -> None:
         self.client = client
         self.rejections = rejections
@@ -224,7 +229,10 @@ class BulkWriter:
         self.create_options = list(create_options)
         self.madd_samples = max(1, madd_samples)
         self.raw = isinstance(client, Redis) if raw is None else raw and isinstance(client, Redis)
-        self.layout = IndexLayout(client)
+        self.known = known if self.raw else None  # a cluster's writes ensure every series
+        self._generation: bytes | None = None  # of ``known``, read by the first write
+        self._trusted: set[str] = set()  # series written without an ensure, on ``known``'s word
+        self._retry: list[Batch] = []  # their samples that found them missing
         self.written = 0
         self.created = 0
         self.ignored = Rejections(rejections.pos_name)
@@ -239,6 +247,7 @@ class BulkWriter:
         self._conn: AbstractConnection | None = None
         self._defaults: ServerDefaults | None = None
         self._tiers = WriteTracker(client, self.labels)  # ROLLUPS: tiers follow the write
+        self.layout = IndexLayout(client)
 
     async def __aenter__(self) -> BulkWriter:
         return self
@@ -268,9 +277,9 @@ class BulkWriter:
 
     async def write(self, batch: Batch) -> None:
         """Send ``batch``; then read the replies of the batches sent before it."""
+        if self.known is not None and self._generation is None:
+            self._generation = await self.known.sync(self.client, self.layout.prefix_of_now(""))
         batch = self._valid_points(_sorted(batch))
-        if self.create and self._defaults is None:
-            self._defaults = await server_defaults(self.client)
         if len(batch):
             await self.layout.shards()  # a cluster's layout, to name each series' index
             self._touched.update(batch.keys[c] for c in _codes_in(batch))
@@ -286,6 +295,8 @@ class BulkWriter:
         """Read every outstanding reply; return what was written."""
         while self._pending:
             await self._read_raw(self._pending.pop(0))
+        if self._retry:
+            await self._write_again()
         await self._tiers.finish()  # ROLLUPS: policies for new series, tiers of touched ones
         return WriteSummary(self.written, self.created, len(self._touched), self.ignored)
 
@@ -348,7 +359,8 @@ class BulkWriter:
         for code in _codes_in(batch):
             key = batch.keys[code]
             if key not in self._valid:
-                self._valid[key] = self._key_problem(key, batch)
+                known = self.known is not None and key in self.known  # exists: a valid key
+                self._valid[key] = None if known else self._key_problem(key, batch)
             if self._valid[key] is not None:
                 bad_codes.append(code)
         if not bad_codes:
@@ -432,6 +444,7 @@ class BulkWriter:
                     replies.append(await conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
+        await self._learn_defaults(sent, replies)
         self._absorb(sent, replies)
         await self._check_functions()
 
@@ -461,7 +474,9 @@ class BulkWriter:
                 commands.append(("madd", first, last))
         with translate():
             replies = await pipe.execute(raise_on_error=False)
-        self._absorb(_Sent(batch, commands, groups), replies)
+        sent = _Sent(batch, commands, groups)
+        await self._learn_defaults(sent, replies)
+        self._absorb(sent, replies)
         await self._check_functions()
 
     # -- replies -----------------------------------------------------------------------------------
@@ -475,6 +490,9 @@ class BulkWriter:
             key = batch.keys[code]
             if key not in self._series:
                 self._series[key] = _Series()
+                if self.known is not None and key in self.known:
+                    self._trusted.add(key)
+                    continue
                 self._incoming[key] = end - start
                 wanted.append(code)
         return wanted
@@ -503,6 +521,19 @@ class BulkWriter:
     def _create_policy(self) -> str:
         return _option(self.create_options, "DUPLICATE_POLICY") or DEFAULT_DUPLICATE_POLICY.value
 
+    async def _learn_defaults(self, sent: _Sent, replies: list[Any]) -> None:
+        """Read the module's defaults (once) when the replies created a series without a
+        RETENTION option: its retention is the server's default."""
+        if self._defaults is not None:
+            return
+        for (kind, _, _), reply in zip(sent.commands, replies, strict=True):
+            if kind != "ensure" or isinstance(reply, Exception):
+                continue
+            states, retentions = reply[::4], reply[1::4]
+            if any(int(s) == 1 and int(r) < 0 for s, r in zip(states, retentions, strict=True)):
+                self._defaults = await server_defaults(self.client)
+                return
+
     def _absorb(self, sent: _Sent, replies: list[Any]) -> None:
         """Count what the replies say was stored, ignored or refused."""
         batch = sent.batch
@@ -526,19 +557,22 @@ class BulkWriter:
                 self._create_failed[key] = module_message(reply)
             return
         for i, key in enumerate(keys):
-            self._ensured(key, *reply[3 * i : 3 * i + 3])
+            self._ensured(key, *reply[4 * i : 4 * i + 4])
             # ROLLUPS: a created series may get tiers from a policy
-            self._tiers.ensured(key, int(reply[3 * i]) == 1, batch.labels.get(key, {}))
+            self._tiers.ensured(key, int(reply[4 * i]) == 1, batch.labels.get(key, {}))
 
-    def _ensured(self, key: str, state: int, retention: Any, last: int) -> None:
+    def _ensured(self, key: str, state: int, retention: Any, last: int, settled: int) -> None:
         series = self._series[key]
+        if settled and int(retention) == 0 and self.known is not None:
+            assert self._generation is not None
+            self.known.add(key, self._generation)
         if state == -2:
             self._create_failed[key] = module_message(Exception(retention))
             return
         retention, last = int(retention), int(last)
         if state == 1:
             self.created += 1
-            assert self._defaults is not None
+            assert self._defaults is not None  # read by _learn_defaults
             series.retention = retention if retention >= 0 else self._defaults.retention_ms
         elif state == 0:
             series.retention, series.top = retention, (last or None)
@@ -560,7 +594,7 @@ class BulkWriter:
             for i in np.flatnonzero(failed).tolist():
                 by_reason.setdefault(self._reason(batch, first + i, reply[i]), []).append(first + i)
             for reason, indexes in by_reason.items():
-                self.rejections.reject_points(batch, np.array(indexes, dtype=np.int64), reason)
+                self._refuse(batch, np.array(indexes, dtype=np.int64), reason)
         ok = ~failed & (answered == sent)
         stored[first:last] = ok
         dropped = ~failed & ~ok
@@ -602,7 +636,34 @@ class BulkWriter:
         codes = batch.codes[indexes]
         for code in np.unique(codes).tolist():
             reason = self._reason(batch, int(indexes[codes == code][0]), error)
-            self.rejections.reject_points(batch, indexes[codes == code], reason)
+            self._refuse(batch, indexes[codes == code], reason)
+
+    def _refuse(self, batch: Batch, indexes: Int64Array, reason: str) -> None:
+        """Reject points the server refused, except those of series written on ``known``'s
+        word that turned out missing: they are kept for :meth:`_write_again`."""
+        if reason == DOES_NOT_EXIST and self._trusted:
+            trusted = np.array(
+                [batch.keys[c] in self._trusted for c in batch.codes[indexes].tolist()], dtype=bool
+            )
+            if trusted.any():
+                self._retry.append(batch.take(indexes[trusted]))
+                indexes = indexes[~trusted]
+        if len(indexes):
+            self.rejections.reject_points(batch, indexes, reason)
+
+    async def _write_again(self) -> None:
+        """Write the samples kept by :meth:`_refuse` once more, through ``tsapi_ensure`` this
+        time (their series were deleted behind tsapi's back, or by a concurrent request)."""
+        batch, self._retry = Batch.concat(self._retry), []
+        for code in np.unique(batch.codes).tolist():
+            key = batch.keys[code]
+            self._trusted.discard(key)
+            self._series.pop(key, None)
+            if self.known is not None:
+                self.known.discard(key)
+        await self.write(batch)
+        while self._pending:
+            await self._read_raw(self._pending.pop(0))
 
     def _reason(self, batch: Batch, i: int, error: Exception) -> str:
         reason = point_reason(error)
@@ -678,7 +739,15 @@ def _sorted(batch: Batch) -> Batch:
 
 
 def _encode_samples(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
-    """RESP bulk strings ``key t v`` for samples ``start:end``, and each sample's byte offset.
+    """RESP bulk strings ``key t v`` for samples ``start:end``, and each sample's byte offset
+    (a few samples joined in Python: pyarrow's calls would cost more than that work)."""
+    if end - start <= FEW_SAMPLES:
+        return _encode_few(batch, start, end)
+    return _encode_many(batch, start, end)
+
+
+def _encode_many(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
+    """:func:`_encode_samples` with pyarrow.
 
     Values are written by orjson (shortest round-trip form) and split by pyarrow; the
     ``$<length>`` headers come from small lookup tables; one element-wise join makes the
@@ -709,6 +778,28 @@ def _encode_samples(batch: Batch, start: int, end: int) -> tuple[memoryview, Int
     if isinstance(joined, pa.ChunkedArray):
         joined = joined.combine_chunks()
     return memoryview(joined.buffers()[2]), _offsets(joined).astype(np.int64)
+
+
+FEW_SAMPLES = 200
+
+
+def _encode_few(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
+    """:func:`_encode_samples` in plain Python."""
+    values = orjson.dumps(batch.vs[start:end], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+    codes = np.unique(batch.codes[start:end]).tolist()
+    parts = {code: _key_part(batch.keys[code]).encode() for code in codes}
+    records = [
+        b"%s$%d\r\n%d\r\n$%d\r\n%s\r\n" % (parts[c], len(str(t)), t, len(v), v)
+        for c, t, v in zip(
+            batch.codes[start:end].tolist(),
+            batch.ts[start:end].tolist(),
+            values.split(b","),
+            strict=True,
+        )
+    ]
+    offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in records], out=offsets[1:])
+    return memoryview(b"".join(records)), offsets
 
 
 def _offsets(array: pa.Array) -> npt.NDArray[np.int32]:

@@ -4,9 +4,11 @@
 -- The series index (tsdb/index.py) lives under a prefix P given as an argument (key names in
 -- tsdb/keys.py): P..'series' is a sorted set of every series key (score 0, ordered by key),
 -- P..'names' a hash label name -> number of series with it, P..'values:'..name a hash
--- value -> number of series with it, P..'meta' the index's state. Every function that
--- creates, relabels or deletes a series changes the index in the same call. On a Redis
--- Cluster P holds a hash tag of a slot of the series' own node (allow-cross-slot-keys).
+-- value -> number of series with it, P..'meta' the index's state, P..'generation' a number
+-- every alter, delete and index rebuild moves (writers' memory of settled series,
+-- tsdb/known.py). Every function that creates, relabels or deletes a series changes the
+-- index in the same call. On a Redis Cluster P holds a hash tag of a slot of the series'
+-- own node (allow-cross-slot-keys).
 
 -- TS.INFO's value for a field (names arrive as status replies: tables with an 'ok' field).
 local function info_field(info, name)
@@ -116,7 +118,7 @@ end
 -- Ensure one series (see ensure); returns state, retention (or the module's message), last.
 local function ensure_one(prefix, key, create, options, labels, incoming, chunks, created)
   if redis.call('EXISTS', key) == 0 then
-    if not create then return -1, 0, 0 end
+    if not create then return -1, 0, 0, 0 end
     local argv = {key}
     for _, option in ipairs(options) do argv[#argv + 1] = option end
     if not chunks.given then
@@ -129,22 +131,27 @@ local function ensure_one(prefix, key, create, options, labels, incoming, chunks
       for _, item in ipairs(labels) do argv[#argv + 1] = item end
     end
     local ok, err = pcall(redis.call, 'TS.CREATE', unpack(argv))
-    if not ok then return -2, message(err), 0 end
+    if not ok then return -2, message(err), 0, 0 end
     created[#created + 1] = {key, labels}
-    return 1, chunks.retention, 0
+    return 1, chunks.retention, 0, 0
   end
   local ok, info = pcall(redis.call, 'TS.INFO', key)
-  if not ok then return -2, message(info), 0 end
+  if not ok then return -2, message(info), 0, 0 end
   if redis.call('ZSCORE', prefix .. 'series', key) == false then
     index_add(prefix, key, info_labels(info))
   end
   local total = info_field(info, 'totalSamples')
-  if info_field(info, 'chunkSize') == chunks.small and total + incoming >= chunks.grow then
-    redis.call('TS.ALTER', key, 'CHUNK_SIZE', chunks.large)
+  local settled = 1
+  if info_field(info, 'chunkSize') == chunks.small then
+    if total + incoming >= chunks.grow then
+      redis.call('TS.ALTER', key, 'CHUNK_SIZE', chunks.large)
+    else
+      settled = 0
+    end
   end
   local last = 0
   if total > 0 then last = info_field(info, 'lastTimestamp') end
-  return 0, info_field(info, 'retentionTime'), last
+  return 0, info_field(info, 'retentionTime'), last, settled
 end
 
 -- KEYS: series to write to. ARGV[1]: the index prefix; ARGV[2]: '1' to create missing ones;
@@ -153,10 +160,12 @@ end
 -- at once starts large; without CHUNK_SIZE in the options, new series start small);
 -- ARGV[6]: n, the number of TS.CREATE options that follow in ARGV[7..6+n] (no LABELS);
 -- then for each key: the samples about to be written to it, m, and m label arguments.
--- Returns {state, retention, last} for each key, flattened: state 1 = created (retention
--- -1 = the server's default), 0 = existed, -1 = missing and not created, -2 = refused
--- (retention is then the module's message). A series that exists but is not indexed (made
--- behind tsapi's back) is indexed now.
+-- Returns {state, retention, last, settled} for each key, flattened: state 1 = created
+-- (retention -1 = the server's default), 0 = existed, -1 = missing and not created, -2 =
+-- refused (retention is then the module's message); settled 1 = existed, is indexed and is
+-- at the large chunk size, so that only an alter or a delete can change this answer (see
+-- tsdb/known.py). A series that exists but is not indexed (made behind tsapi's back) is
+-- indexed now.
 local function ensure(keys, args)
   local prefix, create = args[1], args[2] == '1'
   local chunks = {small = tonumber(args[3]), large = args[4], grow = tonumber(args[5]),
@@ -176,11 +185,12 @@ local function ensure(keys, args)
     local labels = {}
     for i = at + 2, at + 1 + m do labels[#labels + 1] = args[i] end
     at = at + 2 + m
-    local state, retention, last = ensure_one(prefix, key, create, options, labels, incoming,
-                                              chunks, created)
+    local state, retention, last, settled = ensure_one(prefix, key, create, options, labels,
+                                                       incoming, chunks, created)
     out[#out + 1] = state
     out[#out + 1] = retention
     out[#out + 1] = last
+    out[#out + 1] = settled
   end
   index_add_many(prefix, created)
   return out
@@ -205,6 +215,7 @@ local function alter(keys, args)
     count(prefix, info_labels(info), -1)
     count(prefix, new, 1)
   end
+  redis.call('INCR', prefix .. 'generation')  -- writers forget what they knew (tsdb/known.py)
   return 1
 end
 
@@ -218,6 +229,7 @@ local function delete(keys, args)
   local labels = info_labels(redis.call('TS.INFO', key))
   redis.call('DEL', key)
   if redis.call('ZREM', prefix .. 'series', key) == 1 then count(prefix, labels, -1) end
+  redis.call('INCR', prefix .. 'generation')  -- writers forget what they knew (tsdb/known.py)
   return 1
 end
 
@@ -275,6 +287,7 @@ local function clear(_, args)
   end
   for i = 3, #args do dropped = dropped + redis.call('UNLINK', args[i]) end
   redis.call('HSET', prefix .. 'meta', 'state', args[2])
+  redis.call('INCR', prefix .. 'generation')
   return dropped
 end
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -45,6 +45,7 @@ from tsdb.functions import (
 from tsdb.index import SeriesIndex
 from tsdb.index_build import ensure_index
 from tsdb.keys import validate_key, validate_labels
+from tsdb.known import KnownSeries
 from tsdb.models import (
     DEFAULT_DUPLICATE_POLICY,
     SMALL_CHUNK_BYTES,
@@ -84,6 +85,7 @@ class TimeSeriesStore:
         self.chunk_points = chunk_points
         self.index = SeriesIndex(client)
         self.layout = self.index.layout
+        self.known = KnownSeries()  # settled series, whose writes skip tsapi_ensure
         self._functions_loaded = False
         self._defaults: ServerDefaults | None = None
 
@@ -282,22 +284,38 @@ class TimeSeriesStore:
         series), the others are still written and :class:`WriteRejected` lists each refused
         point with its index in ``points`` and the reason.
         """
-        from tsdb.bulk import Batch, BulkWriter  # pyarrow: only for what writes
+        from tsdb.bulk import Batch  # pyarrow: only for what writes
 
-        return await self._write(Batch.of_points(points), BulkWriter, create, labels)
+        return await self._write(Batch.of_points(points), create, labels)
+
+    def bulk_writer(
+        self,
+        rejections: Rejections,
+        *,
+        create: bool = False,
+        labels: Mapping[str, str] | None = None,
+        create_options: Sequence[str | int] = (),
+    ) -> BulkWriter:
+        """A :class:`tsdb.bulk.BulkWriter` with this store's client, TS.MADD size and memory
+        of settled series (:mod:`tsdb.known`)."""
+        from tsdb.bulk import BulkWriter
+
+        return BulkWriter(
+            self.client,
+            rejections,
+            create=create,
+            labels=labels,
+            create_options=create_options,
+            madd_samples=self.chunk_points,
+            known=self.known,
+        )
 
     async def _write(
-        self,
-        batch: Batch,
-        writer_class: type[BulkWriter],
-        create: bool,
-        labels: dict[str, str] | None,
+        self, batch: Batch, create: bool, labels: dict[str, str] | None
     ) -> WriteSummary:
         await self._load_functions()
         rejections = Rejections("index")
-        async with writer_class(
-            self.client, rejections, create=create, labels=labels, madd_samples=self.chunk_points
-        ) as writer:
+        async with self.bulk_writer(rejections, create=create, labels=labels) as writer:
             await writer.write(batch)
             summary = await writer.finish()
         if rejections:
@@ -316,7 +334,7 @@ class TimeSeriesStore:
         labels: dict[str, str] | None = None,
     ) -> WriteSummary:
         """:meth:`add_many` for one series' ``t`` and ``v`` arrays (no tuple per point)."""
-        from tsdb.bulk import Batch, BulkWriter
+        from tsdb.bulk import Batch
 
         batch = Batch(
             [key],
@@ -325,7 +343,7 @@ class TimeSeriesStore:
             np.ascontiguousarray(v, dtype=np.float64),
             np.arange(len(t), dtype=np.int64),
         )
-        return await self._write(batch, BulkWriter, create, labels)
+        return await self._write(batch, create, labels)
 
     async def upsert(self, key: str, t: int, v: float) -> bool:
         """Set the value at ``t`` whatever the duplicate policy and the IGNORE filter (in one

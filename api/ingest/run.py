@@ -12,9 +12,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api.errors import ApiError
 from api.outage import outage_log
 from tsdb.bulk import Batch, BulkWriter, WriteSummary
-from tsdb.connection import Client
 from tsdb.errors import InvalidInput, StoreTimeout, StoreUnavailable, WriteRejected
 from tsdb.rejections import Rejections
+from tsdb.store import TimeSeriesStore
 
 __all__ = ["COALESCE_POINTS", "NoPoints", "Parser", "WriteInterrupted", "ingest"]
 
@@ -42,13 +42,12 @@ class NoPoints(InvalidInput):
 async def ingest(
     chunks: AsyncIterator[bytes],
     parser: Parser,
-    client: Client,
+    data: TimeSeriesStore,
     *,
     atomic: bool = False,
     create: bool = False,
     labels: Mapping[str, str] | None = None,
     create_options: Sequence[str | int] = (),
-    madd_samples: int = 10_000,
 ) -> WriteSummary:
     """Parse and write; raise :class:`WriteRejected` if any point was refused.
 
@@ -57,13 +56,8 @@ async def ingest(
     nothing is written if anything is wrong.
     """
     rejections = parser.rejections
-    writer = BulkWriter(
-        client,
-        rejections,
-        create=create,
-        labels=labels,
-        create_options=create_options,
-        madd_samples=madd_samples,
+    writer = data.bulk_writer(
+        rejections, create=create, labels=labels, create_options=create_options
     )
     progress = _Progress(rejections)
     async with writer:

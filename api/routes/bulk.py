@@ -178,12 +178,11 @@ async def write_bulk(query_args: BulkArgs) -> Response:
     summary = await ingest(
         body_chunks(),
         parser,
-        store().client,
+        store(),
         atomic=query_args.atomic,
         create=create,
         labels=labels,
         create_options=options,
-        madd_samples=store().chunk_points,
     )
     return json_response(
         {

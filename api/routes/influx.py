@@ -84,10 +84,9 @@ async def _write(bucket: str, precision: Any) -> Response:
     summary = await ingest(
         body_chunks(),
         parser,
-        store().client,
+        store(),
         create=True,
         create_options=CREATE_OPTIONS,
-        madd_samples=store().chunk_points,
     )
     response = _no_content()
     if summary.ignored:  # InfluxDB has no word for these: say it in a header

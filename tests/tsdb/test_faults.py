@@ -22,7 +22,7 @@ from tsdb.models import Aggregation, MultiRangeQuery, RangeQuery, Rule, SeriesCo
 from tsdb.rejections import Rejections
 from tsdb.store import TimeSeriesStore
 
-WITHOUT_IO = {"check_same_slot", "refresh_cluster"}  # no Redis call on a standalone Redis
+WITHOUT_IO = {"bulk_writer", "check_same_slot", "refresh_cluster"}  # no Redis call (standalone)
 
 STORE_CALLS: dict[str, Callable[[TimeSeriesStore], Awaitable[Any]]] = {
     "create": lambda s: s.create("k", SeriesConfig(labels={"a": "b"})),
