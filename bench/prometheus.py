@@ -12,6 +12,12 @@ over HTTP, median of ``--runs``:
   query of the range: a range query at a 15 s step over a week would pass the 11,000-point
   limit).
 
+Ingest is timed twice: one stream of bodies in time order (into ``tsapi serve`` with one
+process), and, on fresh servers, the way Prometheus' own remote-write client sends live
+data: the series split into :data:`SHARDS` shards by a hash of their labels, and window
+after window the shards' bodies at once (into ``tsapi serve`` with its default two
+processes).
+
 Targets: tsapi's latency at most 2 times Prometheus', ingest at least half Prometheus' samples/s.
 """
 
@@ -23,8 +29,11 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
+import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -41,6 +50,9 @@ DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 SCRAPE_MS = 15_000
 WINDOW_MS = 600_000
+SHARDS = 4
+"""Remote-write shards of the concurrent ingest row (Prometheus' sender starts with one and
+grows to ``max_shards``, 50 by default, while it falls behind)."""
 HEADERS = {
     "Content-Encoding": "snappy",
     "Content-Type": "application/x-protobuf",
@@ -132,6 +144,76 @@ def _ingest(http: httpx.Client, url: str, bodies: list[bytes]) -> float:
     return time.perf_counter() - began
 
 
+def _shards(series: list[Series], count: int) -> list[list[bytes]]:
+    """Per 10-minute window (in time order), the body of each shard that has samples in it:
+    series are assigned to shards by a hash of their labels, as Prometheus' remote-write
+    client does, so that a series' samples stay in order within its shard."""
+    groups: list[list[Series]] = [[] for _ in range(count)]
+    for item in series:
+        text = ",".join(f"{k}={v}" for k, v in sorted(item[0].items()))
+        groups[zlib.crc32(text.encode()) % count].append(item)
+    start = min(int(t[0]) for _, t, _ in series)
+    end = max(int(t[-1]) for _, t, _ in series)
+    windows: list[list[bytes]] = []
+    for lo in range(start, end + 1, WINDOW_MS):
+        bodies = []
+        for group in groups:
+            batch = []
+            for labels, t, v in group:
+                a, b = np.searchsorted(t, [lo, lo + WINDOW_MS])
+                if b > a:
+                    batch.append((labels, t[a:b], v[a:b]))
+            if batch:
+                bodies.append(encode_write_request(batch))  # type: ignore[arg-type]
+        windows.append(bodies)
+    return windows
+
+
+def _ingest_sharded(url: str, windows: list[list[bytes]]) -> float:
+    """Window after window, the shards' bodies at once (each on its own connection), as a
+    sender keeping up with live data does; the wall time."""
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def post(body: bytes) -> None:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(timeout=300)
+            clients.append(local.http)
+        response = local.http.post(f"{url}/api/v1/write", content=body, headers=HEADERS)
+        if response.status_code != 204:
+            raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
+
+    try:
+        with ThreadPoolExecutor(SHARDS) as pool:
+            began = time.perf_counter()
+            for bodies in windows:
+                list(pool.map(post, bodies))
+            return time.perf_counter() - began
+    finally:
+        for http in clients:
+            http.close()
+
+
+def _sharded_row(series: list[Series], samples: int) -> PromRow:
+    """The concurrent ingest row, on fresh servers (tsapi with its default two processes)."""
+    shards = _shards(series, SHARDS)
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        root = Path(scratch)
+        redis = stack.enter_context(running_redis(root / "redis"))
+        api = stack.enter_context(running_api(redis.url, root / "api.log", workers=2))
+        prom = stack.enter_context(_prometheus(root))
+        ours = _ingest_sharded(api.url, shards)
+        theirs = _ingest_sharded(prom, shards)
+    return (
+        f"remote-write ingest, {samples / 1e6:.1f} M samples, {SHARDS} shards at once "
+        "(as Prometheus sends; tsapi serve's default 2 processes)",
+        "samples/s",
+        samples / ours,
+        samples / theirs,
+        True,
+    )
+
+
 def _query(http: httpx.Client, url: str, path: str, params: dict[str, str], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -183,6 +265,7 @@ def run_prometheus(runs: int) -> list[PromRow]:
             ours_s = _query(http, api.url, path, params, runs)
             theirs_s = _query(http, prom, path, params, runs)
             rows.append((work, "ms", ours_s * 1000, theirs_s * 1000, False))
+    rows.insert(1, _sharded_row(gauge + day, samples))
     return rows
 
 

@@ -44,7 +44,7 @@ from tsdb.faults import (
 )
 from tsdb.functions import ENSURE, is_missing_function, load_functions
 from tsdb.keys import validate_key, validate_labels
-from tsdb.known import KnownSeries
+from tsdb.known import KnownSeries, generation_key
 from tsdb.layout import IndexLayout
 from tsdb.models import (
     CHUNK_GROWS_AT,
@@ -278,7 +278,7 @@ class BulkWriter:
     async def write(self, batch: Batch) -> None:
         """Send ``batch``; then read the replies of the batches sent before it."""
         if self.known is not None and self._generation is None:
-            self._generation = await self.known.sync(self.client, self.layout.prefix_of_now(""))
+            await self._first_contact()
         batch = self._valid_points(_sorted(batch))
         if len(batch):
             await self.layout.shards()  # a cluster's layout, to name each series' index
@@ -350,6 +350,20 @@ class BulkWriter:
                 stored_ts = np.array([int(p[0]) for p in stored], dtype=np.int64)
                 clash = overlap & np.isin(ts, stored_ts)
                 self.rejections.reject_points(batch, part[clash], DUPLICATE)
+
+    async def _first_contact(self) -> None:
+        """One round trip for what the writer needs to know before its first batch: the
+        generation of the series it knows settled, and whether any series has tiers."""
+        assert self.known is not None
+        prefix = self.layout.prefix_of_now("")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(generation_key(prefix))
+        tiers = self._tiers.ask(pipe)
+        with translate():
+            replies = await pipe.execute()
+        if tiers:
+            self._tiers.told(*replies[1:])
+        self._generation = await self.known.sync(self.client, prefix, replies[0])
 
     # -- validation -------------------------------------------------------------------------------
 

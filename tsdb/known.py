@@ -19,6 +19,7 @@ them again through ``tsapi_ensure`` (:class:`tsdb.bulk.BulkWriter`).
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from tsdb.connection import Client
 from tsdb.faults import translate
@@ -48,12 +49,14 @@ class KnownSeries:
     def __len__(self) -> int:
         return len(self._keys)
 
-    async def sync(self, client: Client, prefix: str) -> bytes:
-        """Read the index's generation (one GET; a random one is set where none is, as after
-        a flush); forget every series if it moved. Returns it, for :meth:`add`."""
+    async def sync(self, client: Client, prefix: str, reply: Any = None) -> bytes:
+        """Read the index's generation (one GET, unless ``reply`` is that GET's answer, sent
+        along with other questions; a random one is set where none is, as after a flush);
+        forget every series if it moved. Returns it, for :meth:`add`."""
         key = generation_key(prefix)
         with translate():
-            reply = await client.get(key)
+            if reply is None:
+                reply = await client.get(key)
             if reply is None:
                 await client.set(key, secrets.token_hex(8), nx=True)
                 reply = await client.get(key)

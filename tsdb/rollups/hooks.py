@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,15 +91,26 @@ class WriteTracker:
         if self._active:
             self._inflight.append(oldest)
 
+    def ask(self, pipe: Any) -> bool:
+        """Queue on ``pipe`` what the tracker needs to know before the first batch (whether
+        any series has tiers or any policy exists); False when it knows already."""
+        if self._active is not None:
+            return False
+        pipe.exists(rollups_index_key())
+        pipe.exists(rollup_policies_key())
+        return True
+
+    def told(self, has_tiers: int, has_policies: int) -> None:
+        """The replies of what :meth:`ask` queued."""
+        self._policies = bool(has_policies)
+        self._active = bool(has_tiers) or self._policies
+
     async def _learn(self, keys: Sequence[str]) -> None:
         if self._active is None:
+            pipe = self.client.pipeline(transaction=False)
+            self.ask(pipe)
             with translate():
-                pipe = self.client.pipeline(transaction=False)
-                pipe.exists(rollups_index_key())
-                pipe.exists(rollup_policies_key())
-                has_tiers, has_policies = await pipe.execute()
-            self._policies = bool(has_policies)
-            self._active = bool(has_tiers) or self._policies
+                self.told(*await pipe.execute())
         if not self._active:
             return
         new = [k for k in keys if k not in self._rollups]
