@@ -18,6 +18,7 @@ write wins).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -149,14 +150,15 @@ async def write_remote(body: bytes) -> tuple[WriteSummary | None, int, Rejection
     data = store()
     stored = await specials.write(data.client, special)
     await _create_missing(batch, special)
-    if len(batch) or rejections:
-        summary = await ingest(
-            _no_chunks(),
-            _OneBatch(batch, rejections),
-            data,
-            create=True,
-        )
-    await specials.clear_at(data.client, batch.keys, batch.codes, batch.ts)
+    # which series have special values to clear, asked while the samples are written
+    companions = asyncio.ensure_future(specials.with_companion(data.client, batch.keys))
+    try:
+        if len(batch) or rejections:
+            summary = await ingest(_no_chunks(), _OneBatch(batch, rejections), data, create=True)
+        found = await companions
+    finally:
+        companions.cancel()
+    await specials.clear_at(data.client, batch.keys, batch.codes, batch.ts, found)
     return summary, stored, rejections
 
 

@@ -184,6 +184,13 @@ class _Walker:
     def walk(self) -> None:
         raw, end, p = self.raw, len(self.raw), 0
         while p < end:
+            if raw[p] == 0x0A:  # field 1, length-delimited: a series (the usual record)
+                length, start = _varint(raw, p + 1, end)
+                p = start + length
+                if p > end:
+                    raise Fallback
+                self._series(start, p)
+                continue
             number, wire, p = _tag(raw, p, end)
             if number in (1, 3):
                 if wire != 2:
@@ -219,6 +226,11 @@ class _Walker:
             _HEADS[head] = list(self.labels[index])
         else:
             self.labels.append(list(pairs))
+        if q < end and raw[q] == 0x12:  # the usual case: the samples follow, all one layout
+            layout = _layout(raw, q, end)
+            if layout is not None and (end - q) % layout[0] == 0:
+                self.claims.append((index, q, end, (end - q) // layout[0], layout))
+                return
         self._fields(index, q, end, optimistic=True)
 
     def _fields(self, index: int, p: int, end: int, *, optimistic: bool) -> None:

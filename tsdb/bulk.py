@@ -59,7 +59,7 @@ __all__ = ["Batch", "BulkWriter", "WriteSummary"]
 
 log = logging.getLogger(__name__)
 
-SEND_SAMPLES = 20_000
+SEND_SAMPLES = 8_000
 """Samples encoded and sent at a time, so that Redis works while the next ones are encoded."""
 SEND_BUFFER = 4 << 20
 """Bytes a writer may leave queued for the socket before it waits (see BulkWriter._send)."""

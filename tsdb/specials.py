@@ -44,6 +44,7 @@ __all__ = [
     "merge",
     "read",
     "values_of",
+    "with_companion",
     "write",
 ]
 
@@ -97,13 +98,15 @@ async def clear_at(
     keys: Sequence[str],
     codes: npt.NDArray[np.int64],
     ts: npt.NDArray[np.int64],
+    companions: set[str] | None = None,
 ) -> int:
     """Remove the codes at the timestamps where finite values were just written (sample
     ``i`` of series ``keys[codes[i]]`` at ``ts[i]``). Only series with a companion cost
-    anything beyond one ``SMEMBERS``; returns how many codes went."""
+    anything beyond one ``SMISMEMBER`` (none when the caller passes ``companions``, what
+    :func:`with_companion` answered); returns how many codes went."""
     if not len(ts):
         return 0
-    registered = await _registered(client, keys)
+    registered = await with_companion(client, keys) if companions is None else companions
     wanted = [(c, k) for c, k in enumerate(keys) if k in registered]
     if not wanted:
         return 0
@@ -130,7 +133,7 @@ async def clear_at(
     return removed
 
 
-async def _registered(client: Client, keys: Sequence[str]) -> set[str]:
+async def with_companion(client: Client, keys: Sequence[str]) -> set[str]:
     """Those of ``keys`` that have a companion (one ``SMISMEMBER``: the registry may hold
     every series that ever got a staleness marker)."""
     if not keys:
@@ -161,7 +164,7 @@ async def read(
     """The special samples in ``[start_ms, end_ms]`` of those ``keys`` that have any."""
     if not keys:
         return {}
-    registered = await _registered(client, keys)
+    registered = await with_companion(client, keys)
     wanted = [k for k in keys if k in registered]
     if not wanted:
         return {}
