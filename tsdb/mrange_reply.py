@@ -5,11 +5,10 @@ of samples that is most of a PromQL query's time (3 s for 5.7 M samples here, ag
 0.5 s for Redis to produce the reply). The samples of a series are lines of a fixed shape,
 ``*2``, ``:<timestamp>``, ``,<value>``, so :func:`parse_mrange` reads the (few) header
 elements of each series in Python and all the sample lines with numpy: the positions of
-every line end, the shape of every sample line checked, timestamps from their digit
-columns, values exactly as ``strtod`` reads them: a decimal of at most 15 significant
-digits without exponent is ``digits / 10**k`` (both exact doubles, so the quotient is the
-correctly rounded value: Clinger's fast path); anything else (more digits, exponents,
-``inf``, ``nan``) goes through ``float()``.
+every line end and the shape of every sample line checked; then the timestamp and value
+texts, located by those positions, are read by Arrow's string cast (C, exact: doubles
+correctly rounded as ``strtod`` reads them), about twice as fast as numpy's digit
+arithmetic was.
 
 Anything that is not the expected shape raises :class:`Unusual`; the caller then parses
 the reply the ordinary way.
@@ -21,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["Unusual", "parse_mrange"]
 
@@ -28,10 +29,6 @@ Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
 Buffer = bytes | bytearray
 Parsed = list[tuple[str, dict[str, Any], Int64Array, Float64Array]]
-
-_ZERO, _NINE, _DOT, _MINUS = ord("0"), ord("9"), ord("."), ord("-")
-_FAST_DIGITS = 15
-_POW10 = 10.0 ** np.arange(23)
 
 
 class Unusual(Exception):
@@ -96,9 +93,6 @@ def _count(raw: Buffer, p: int, kind: int) -> tuple[int, int]:
 
 
 _U = np.uint64
-_ASCII0 = _U(0x3030303030303030)
-_HIGH_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
-_SIXES = _U(0x0606060606060606)
 
 
 def _words(raw: Buffer) -> npt.NDArray[np.uint64]:
@@ -107,107 +101,21 @@ def _words(raw: Buffer) -> npt.NDArray[np.uint64]:
     return np.ndarray((len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
 
 
-def _digits8(
-    words: npt.NDArray[np.uint64], end: Int64Array, n: Int64Array
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
-    """The value of the ``n`` (1..8) decimal digits ending before ``end``, and whether they
-    are all digits (8 digits at once: Lemire's SWAR reduction)."""
-    x = words[end - 8]
-    low = ((8 - n) * 8).astype(np.uint64)
-    np.left_shift(_U(1), low, out=low)
-    low -= _U(1)  # a mask of the bytes before the digits
-    x &= ~low
-    low &= _ASCII0
-    x |= low  # those bytes read as "0"
-    check = x & _HIGH_NIBBLES
-    ok = check == _ASCII0
-    np.add(x, _SIXES, out=check)
-    check &= _HIGH_NIBBLES
-    ok &= check == _ASCII0
-    x &= _U(0x0F0F0F0F0F0F0F0F)
-    x *= _U(2561)
-    x >>= _U(8)
-    x &= _U(0x00FF00FF00FF00FF)
-    x *= _U(6553601)
-    x >>= _U(16)
-    x &= _U(0x0000FFFF0000FFFF)
-    x *= _U(42949672960001)
-    x >>= _U(32)
-    return x, ok
-
-
-def _unsigned(
-    words: npt.NDArray[np.uint64], start: Int64Array, stop: Int64Array
-) -> tuple[Int64Array, npt.NDArray[np.bool_]]:
-    """Unsigned decimal integers of 1 to 16 digits in ``[start, stop)``; ``ok`` False where
-    the text is anything else."""
-    width = stop - start
-    ok = (width >= 1) & (width <= 16)
-    low_n = np.clip(width, 1, 8)
-    value, good = _digits8(words, stop, low_n)
-    ok &= good
-    wide = np.flatnonzero(width > 8)
-    if len(wide):
-        high, good = _digits8(words, stop[wide] - 8, np.clip(width[wide] - 8, 1, 8))
-        high *= _U(100_000_000)
-        value[wide] += high
-        ok[wide] &= good
-    return value.view(np.int64), ok
-
-
-def _doubles(
-    raw: Buffer, words: npt.NDArray[np.uint64], start: Int64Array, stop: Int64Array
-) -> Float64Array:
-    """The RESP3 doubles in ``raw[start:stop]``, each exactly as ``float()`` reads it."""
-    whole, plain = _unsigned(words, start, stop)
-    plain &= stop - start <= _FAST_DIGITS
-    out = whole.astype(np.float64)
-    rest = np.flatnonzero(~plain)
-    if len(rest):
-        out[rest] = _decimals(raw, start[rest], stop[rest])
-    return out
-
-
-def _decimals(raw: Buffer, start: Int64Array, stop: Int64Array) -> Float64Array:
-    """Doubles with a sign or a dot (column by column), anything else by ``float()``."""
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    width = stop - start
-    out = np.empty(len(start), dtype=np.float64)
-    slow: list[int] = []
-    for w in np.unique(width).tolist():
-        rows = np.flatnonzero(width == w)
-        at = start[rows]
-        if not 1 <= w <= 2 + _FAST_DIGITS:
-            slow.extend(rows.tolist())
-            continue
-        n = len(rows)
-        mantissa = np.zeros(n, dtype=np.int64)
-        after = np.zeros(n, dtype=np.int64)  # digits after the dot
-        digits = np.zeros(n, dtype=np.int64)
-        dots = np.zeros(n, dtype=np.int64)
-        first = buf[at]
-        negative = first == _MINUS
-        ok = np.ones(n, dtype=bool)
-        for j in range(w):
-            c = first if j == 0 else buf[at + j]
-            is_digit = (c >= _ZERO) & (c <= _NINE)
-            is_dot = c == _DOT
-            ok &= is_digit | is_dot | (negative if j == 0 else False)
-            mantissa = np.where(is_digit, mantissa * 10 + (c.astype(np.int64) - _ZERO), mantissa)
-            after += is_digit & (dots > 0)
-            digits += is_digit
-            dots += is_dot
-        ok &= (dots <= 1) & (digits >= 1) & (digits <= _FAST_DIGITS)
-        value = mantissa.astype(np.float64) / _POW10[np.minimum(after, 22)]
-        out[rows] = np.where(negative, -value, value)
-        if not ok.all():
-            slow.extend(rows[~ok].tolist())
-    for i in slow:
-        try:
-            out[i] = float(raw[int(start[i]) : int(stop[i])])
-        except ValueError:
-            raise Unusual from None
-    return out
+def _cast(raw: Buffer, start: Int64Array, stop: Int64Array, kind: pa.DataType) -> Any:
+    """The texts ``raw[start[i]:stop[i]]`` (in increasing order) as ``kind``, read by Arrow's
+    cast in C: doubles by fast_float, correctly rounded as ``float()`` reads them. The texts
+    become every other string of one array over ``raw`` (the others are what lies between
+    them), without copying; :class:`Unusual` where one is not a number."""
+    m = len(start)
+    offsets = np.empty(2 * m + 1, dtype=np.int64)
+    offsets[0:-1:2] = start
+    offsets[1::2] = stop
+    offsets[-1] = stop[-1]
+    texts = pa.LargeStringArray.from_buffers(2 * m, pa.py_buffer(offsets), pa.py_buffer(raw))
+    try:
+        return pc.cast(texts.take(np.arange(0, 2 * m, 2)), kind).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise Unusual from None
 
 
 CHUNK = 1 << 17
@@ -233,11 +141,13 @@ def _samples(
         and (buf[value_end - 1] == 0x0D).all()
     ):
         raise Unusual
-    t, ok = _unsigned(words, pair_start + 5, stamp_end - 1)
-    if not ok.all():
+    if not len(pair):
+        return
+    t = _cast(raw, pair_start + 5, stamp_end - 1, pa.int64())
+    if (t < 0).any() or (buf[pair_start + 5] == ord("+")).any():  # no sign, as RESP has
         raise Unusual
     t_out[:] = t
-    v_out[:] = _doubles(raw, words, stamp_end + 2, value_end - 1)
+    v_out[:] = _cast(raw, stamp_end + 2, value_end - 1, pa.float64())
 
 
 _PAIR_OPEN = int.from_bytes(b"*2\r\n:", "little")
