@@ -14,6 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from promql.eval.result import QueryResult
 
@@ -21,6 +25,7 @@ __all__ = [
     "format_float_f",
     "format_timestamp",
     "format_value",
+    "format_values",
     "result_data",
     "result_json",
 ]
@@ -62,6 +67,24 @@ def format_value(value: float) -> str:
     if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
         return _format_float_e(value)
     return format_float_f(value)
+
+
+def format_values(values: npt.NDArray[np.float64]) -> pa.StringArray:
+    """:func:`format_value` of every value, in C for the usual ones: orjson writes the same
+    shortest digits as ``repr``; where it writes a plain decimal that is Prometheus' text
+    (a trailing ``.0`` dropped), and the rest (exponents, NaN and infinities, which orjson
+    writes as ``null``) goes through :func:`format_value`."""
+    if not len(values):
+        return pa.array([], pa.string())
+    text = orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY)
+    parts = pc.split_pattern(pa.array([text[1:-1].decode()]), ",").flatten()
+    odd = pc.match_substring_regex(parts, "[en]")
+    parts = pc.replace_substring_regex(parts, r"\.0$", "")
+    rest = np.flatnonzero(odd.to_numpy(zero_copy_only=False))
+    if len(rest):
+        fixed = pa.array([format_value(v) for v in values[rest].tolist()], pa.string())
+        parts = pc.replace_with_mask(parts, odd, fixed)
+    return parts
 
 
 def format_timestamp(t_ms: int) -> str:
@@ -124,6 +147,23 @@ def _json_point(t: int, v: float) -> str:
     return f'[{format_timestamp(t)},"{format_value(v)}"]'
 
 
+def _matrix_points(result: QueryResult) -> list[str]:
+    """Each series' points ``[t,"v"],...`` of a matrix, built column-wise (the steps of a
+    range query are shared by all series: each is written once)."""
+    counts = np.array([len(ts) for _, ts, _ in result.matrix], dtype=np.int64)
+    if not counts.sum():
+        return ["" for _ in result.matrix]
+    ts = np.concatenate([np.asarray(ts, dtype=np.int64) for _, ts, _ in result.matrix])
+    vs = np.concatenate([np.asarray(vs, dtype=np.float64) for _, _, vs in result.matrix])
+    steps, at = np.unique(ts, return_inverse=True)
+    heads = pa.array([f'[{format_timestamp(t)},"' for t in steps.tolist()], pa.string())
+    points = pc.binary_join_element_wise(heads.take(pa.array(at)), format_values(vs), '"]', "")
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), points)
+    return [text or "" for text in pc.binary_join(lists, ",").to_pylist()]
+
+
 def result_json(result: QueryResult) -> str:
     """The ``data`` object as JSON text, byte for byte as Prometheus renders it."""
     kind = result.result_type
@@ -143,15 +183,10 @@ def result_json(result: QueryResult) -> str:
             + "]"
         )
     else:
-        items = []
-        stamps: dict[int, str] = {}  # the steps of a range query are shared by all series
-        for labels, ts, vs in result.matrix:
-            times = [
-                stamps.get(t) or stamps.setdefault(t, format_timestamp(t))
-                for t in np.asarray(ts).tolist()
-            ]
-            values = [format_value(v) for v in np.asarray(vs).tolist()]
-            points = ",".join([f'[{t},"{v}"]' for t, v in zip(times, values, strict=True)])
-            items.append(f'{{"metric":{_json_metric(labels)},"values":[{points}]}}')
+        points = _matrix_points(result)
+        items = [
+            f'{{"metric":{_json_metric(labels)},"values":[{text}]}}'
+            for (labels, _, _), text in zip(result.matrix, points, strict=True)
+        ]
         body = "[" + ",".join(items) + "]"
     return f'{{"resultType":"{kind}","result":{body}}}'

@@ -157,17 +157,16 @@ async def _mrange(
     the raw replies of consecutive time slices parsed by numpy and joined, or one reply
     parsed by hiredis when they cannot be."""
     if isinstance(client, Redis):
+        # labels once: the first slice's (later slices list the same series)
         commands = [
-            ("TS.MRANGE", a, b, "WITHLABELS", "FILTER", *filters)
-            for a, b in _slices(start_ms, end_ms)
+            ("TS.MRANGE", a, b, *(("WITHLABELS",) if i == 0 else ()), "FILTER", *filters)
+            for i, (a, b) in enumerate(_slices(start_ms, end_ms))
         ]
         try:
             with translate(refused=InvalidQuery):
-                parts = await _mrange_raw(client, commands)
+                return _joined(await _mrange_raw(client, commands))
         except _NotRaw:
             pass
-        else:
-            return _joined(parts)
     reply = await _command(client, "TS.MRANGE", start_ms, end_ms, "WITHLABELS", "FILTER", *filters)
     out = []
     for key, value in _as_map(reply).items():
@@ -177,14 +176,18 @@ async def _mrange(
 
 
 def _joined(parts: list[Parsed]) -> list[tuple[str, Any, Any, Any]]:
-    """The series of consecutive slices, each with its samples of all slices in order."""
+    """The series of consecutive slices, each with its samples of all slices in order, and
+    the labels of the first slice (:class:`_NotRaw` if a later one lists a series it does
+    not: one created meanwhile, whose labels were not asked for)."""
     if len(parts) == 1:
         return list(parts[0])
     order: dict[str, tuple[Any, list[Any], list[Any]]] = {}
-    for part in parts:
-        for key, labels, t, v in part:
+    for key, labels, t, v in parts[0]:
+        order[key] = (labels, [t], [v])
+    for part in parts[1:]:
+        for key, _, t, v in part:
             if key not in order:
-                order[key] = (labels, [], [])
+                raise _NotRaw
             order[key][1].append(t)
             order[key][2].append(v)
     return [

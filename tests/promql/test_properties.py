@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from promql import Engine, MemorySource, Series
 from promql.eval.values import Vec
-from promql.format import format_float_f, format_value
+from promql.format import format_float_f, format_value, format_values
 from promql.histogram import bucket_quantile, histogram_quantile
 
 T0 = 1_700_000_000_000
@@ -71,6 +71,20 @@ def test_values_format_to_the_shortest_round_trip(x: float) -> None:
         assert "e" in text
     else:
         assert "e" not in text
+
+
+EDGES = [0.0, -0.0, 1e-6, 9.999999999999999e-7, 1e-5, 1e-4, 1e15, 1e16, 1e17, 1e21, 1e20,
+         9.999999999999999e20, 123456789012345680.0, 0.1, 2.5, -7.0, 5e-324, 1.7976931348623157e308,
+         math.nan, math.inf, -math.inf]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@example(values=EDGES)
+@given(st.lists(st.floats(width=64) | st.sampled_from(EDGES), max_size=40))
+def test_values_format_in_bulk_as_one_by_one(values: list[float]) -> None:
+    """The column-wise formatting of a range query's values equals the one-value one."""
+    got = format_values(np.array(values, dtype=np.float64)).to_pylist()
+    assert got == [format_value(v) for v in values]
 
 
 @settings(max_examples=300, deadline=None)

@@ -107,7 +107,13 @@ async def test_real_replies_match_the_hiredis_path(
             await client.execute_command("TS.MADD", *args)
         args2 = ("TS.MRANGE", 0, 2**62, "WITHLABELS", "FILTER", "g=mr")
         monkeypatch.setattr(promread, "SLICE_MS", 1_000_000)  # 4 slices of the 90 minutes
-        got = await _mrange(client, T, T + 15_000 * 400, ("g=mr",))
+
+        async def no_fallback(*_: object) -> None:
+            raise AssertionError("the slices were read again through hiredis")
+
+        with monkeypatch.context() as patched:  # labels from the first slice, samples of all
+            patched.setattr(promread, "_command", no_fallback)
+            got = await _mrange(client, T, T + 15_000 * 400, ("g=mr",))
         assert len(promread._slices(T, T + 15_000 * 400)) == 4
         parts = await _mrange_raw(client, [args2, args2])  # the numpy path, no fallback
         assert [len(p) for p in parts] == [20, 20]
