@@ -26,8 +26,9 @@ from tsdb.faults import translate
 
 __all__ = ["KnownSeries", "generation_key"]
 
-LIMIT = 2_000_000
-"""Series remembered at most (about 150 B each); past it the memory starts again."""
+LIMIT = 500_000
+"""Series remembered at most (about 110 B each: ~55 MB per API process at most); past it the
+memory starts again (writes then ask ``tsapi_ensure`` once more per series)."""
 
 
 def generation_key(prefix: str) -> str:
