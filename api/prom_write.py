@@ -157,7 +157,10 @@ async def write_remote(body: bytes) -> tuple[WriteSummary | None, int, Rejection
             summary = await ingest(_no_chunks(), _OneBatch(batch, rejections), data, create=True)
         found = await companions
     finally:
-        companions.cancel()
+        if not companions.done():
+            companions.cancel()
+        elif not companions.cancelled():
+            companions.exception()  # seen: the write's own error is the one raised
     await specials.clear_at(data.client, batch.keys, batch.codes, batch.ts, found)
     return summary, stored, rejections
 

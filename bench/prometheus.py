@@ -83,18 +83,26 @@ def _data(counters: int = 1000, histograms: int = 100) -> tuple[list[Series], li
 
 def _bodies(series: list[Series]) -> list[bytes]:
     """Remote-write bodies of 10-minute windows across all series, in time order."""
+    bodies = (_window_body(series, lo) for lo in _windows(series))
+    return [body for body in bodies if body is not None]
+
+
+def _windows(series: list[Series]) -> range:
+    """The starts of the 10-minute windows that cover every series."""
     start = min(int(t[0]) for _, t, _ in series)
     end = max(int(t[-1]) for _, t, _ in series)
-    bodies = []
-    for lo in range(start, end + 1, WINDOW_MS):
-        batch = []
-        for labels, t, v in series:
-            a, b = np.searchsorted(t, [lo, lo + WINDOW_MS])
-            if b > a:
-                batch.append((labels, t[a:b], v[a:b]))
-        if batch:
-            bodies.append(encode_write_request(batch))  # type: ignore[arg-type]
-    return bodies
+    return range(start, end + 1, WINDOW_MS)
+
+
+def _window_body(series: list[Series], lo: int) -> bytes | None:
+    """The remote-write body of the samples of ``series`` in the window from ``lo`` (None:
+    there are none)."""
+    batch = []
+    for labels, t, v in series:
+        a, b = np.searchsorted(t, [lo, lo + WINDOW_MS])
+        if b > a:
+            batch.append((labels, t[a:b], v[a:b]))
+    return encode_write_request(batch) if batch else None  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -152,20 +160,10 @@ def _shards(series: list[Series], count: int) -> list[list[bytes]]:
     for item in series:
         text = ",".join(f"{k}={v}" for k, v in sorted(item[0].items()))
         groups[zlib.crc32(text.encode()) % count].append(item)
-    start = min(int(t[0]) for _, t, _ in series)
-    end = max(int(t[-1]) for _, t, _ in series)
     windows: list[list[bytes]] = []
-    for lo in range(start, end + 1, WINDOW_MS):
-        bodies = []
-        for group in groups:
-            batch = []
-            for labels, t, v in group:
-                a, b = np.searchsorted(t, [lo, lo + WINDOW_MS])
-                if b > a:
-                    batch.append((labels, t[a:b], v[a:b]))
-            if batch:
-                bodies.append(encode_write_request(batch))  # type: ignore[arg-type]
-        windows.append(bodies)
+    for lo in _windows(series):
+        bodies = (_window_body(group, lo) for group in groups if group)
+        windows.append([body for body in bodies if body is not None])
     return windows
 
 

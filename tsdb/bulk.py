@@ -577,13 +577,13 @@ class BulkWriter:
 
     def _ensured(self, key: str, state: int, retention: Any, last: int, settled: int) -> None:
         series = self._series[key]
-        if settled and int(retention) == 0 and self.known is not None:
-            assert self._generation is not None
-            self.known.add(key, self._generation)
         if state == -2:
             self._create_failed[key] = module_message(Exception(retention))
             return
         retention, last = int(retention), int(last)
+        if settled and retention == 0 and self.known is not None:
+            assert self._generation is not None
+            self.known.add(key, self._generation)  # later writes need not ask (tsdb/known.py)
         if state == 1:
             self.created += 1
             assert self._defaults is not None  # read by _learn_defaults

@@ -58,8 +58,8 @@ class KnownSeries:
         with translate():
             if reply is None:
                 reply = await client.get(key)
-            if reply is None:
-                await client.set(key, secrets.token_hex(8), nx=True)
+            if reply is None:  # a random start: a flushed Redis must not reuse a number
+                await client.set(key, secrets.randbelow(1 << 62), nx=True)  # INCR-able
                 reply = await client.get(key)
         generation = reply.encode() if isinstance(reply, str) else bytes(reply or b"")
         if generation != self._generation:

@@ -13,6 +13,8 @@ from tests.conftest import prepared_store
 from tsdb.bulk import Batch, _encode_few, _encode_many
 from tsdb.errors import WriteRejected
 from tsdb.faults import DOES_NOT_EXIST, RETENTION
+from tsdb.keys import index_prefix
+from tsdb.known import generation_key
 from tsdb.models import CHUNK_GROWS_AT, SeriesConfig
 from tsdb.store import TimeSeriesStore
 
@@ -92,6 +94,24 @@ async def test_a_retention_set_by_another_process_is_seen_by_the_next_write(
     else:
         raise AssertionError("a point older than the retention window was reported written")
     assert "k:kept" not in store.known
+
+
+async def test_after_a_flush_the_first_write_starts_a_generation_alters_can_move(
+    store: TimeSeriesStore,
+) -> None:
+    await store.client.flushdb()  # the counter is gone; the functions stay
+    await store.add_many(_points("k:g", 1, 3), create=True)
+    before = await _generation(store)
+    await store.alter("k:g", SeriesConfig(retention_ms=0))
+    assert await _generation(store) == before + 1
+    await store.delete("k:g")
+    assert await _generation(store) == before + 2
+
+
+async def _generation(store: TimeSeriesStore) -> int:
+    value = await store.client.get(generation_key(index_prefix()))
+    assert value is not None
+    return int(value)
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
