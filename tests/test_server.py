@@ -153,7 +153,8 @@ def _established(pid: int, port: int) -> int:
 
 @pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(),
-    reason="counts the server's Redis connections in /proc/net/tcp, which only Linux has",
+    reason="Linux only (tsapi's servers run on Linux): the test counts the server's Redis "
+    "connections in /proc/net/tcp, which macOS and BSD do not have",
 )
 def test_server_processes_share_connections_opened_at_once(redis_url: str) -> None:
     port = free_port()

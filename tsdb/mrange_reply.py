@@ -104,8 +104,8 @@ def _words(raw: Buffer) -> npt.NDArray[np.uint64]:
 def _cast(raw: Buffer, start: Int64Array, stop: Int64Array, kind: pa.DataType) -> Any:
     """The texts ``raw[start[i]:stop[i]]`` (in increasing order) as ``kind``, read by Arrow's
     cast in C: doubles by fast_float, correctly rounded as ``float()`` reads them. The texts
-    become every other string of one array over ``raw`` (the others are what lies between
-    them), without copying; :class:`Unusual` where one is not a number."""
+    are every other string of one array laid over ``raw`` (the others are what lies between
+    them; only the picked ones are copied); :class:`Unusual` where one is not a number."""
     m = len(start)
     offsets = np.empty(2 * m + 1, dtype=np.int64)
     offsets[0:-1:2] = start
