@@ -195,11 +195,12 @@ async def write_bulk(query_args: BulkArgs) -> Response:
 
 
 def parse_label_params(values: list[str] | None) -> dict[str, str]:
-    """``["city=austin", ...]`` as a checked label dict."""
+    """``["city=austin", ...]`` as a checked label dict. Values are kept as given, spaces
+    included, as the document's pattern and every other way of setting labels keep them."""
     labels: dict[str, str] = {}
     for item in values or []:
         name, eq, value = item.partition("=")
         if not eq:
             raise InvalidInput(f"label {item!r} must be name=value")
-        labels[name.strip()] = value.strip()
+        labels[name] = value
     return validate_labels(labels)

@@ -102,6 +102,16 @@ async def test_columnar_labels_and_label_params_go_to_created_series(client: Qua
     assert (await again.get_json())["created"] == 0
 
 
+async def test_label_param_values_are_kept_as_given(client: QuartClient) -> None:
+    """A value of spaces matches the document's pattern: it is stored, not trimmed to nothing
+    and refused (schemathesis found `label=a=+`, a value of one space, answered 422)."""
+    body = [{"key": "sp:1", "t": 1, "v": 1}]
+    response = await post(client, body, "?create=true&label=blank=+&label=city=+austin")
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    shown = await (await client.get("/v1/series/sp:1")).get_json()
+    assert shown["labels"] == {"blank": " ", "city": " austin"}
+
+
 async def test_bad_label_params_are_422(client: QuartClient) -> None:
     for query in ("?create=true&label=nameonly", "?create=true&label=a=(x)", "?create=true&x=1"):
         response = await post(client, [{"key": "k", "t": 1, "v": 1}], query)
