@@ -26,8 +26,9 @@ from bench.data import Grid, Samples, json_columnar, make_samples
 from bench.raw import PipeError, settle, total_samples
 from bench.servers import running_workers
 from bench.stats import stopwatch
-from tsdb.bulk import Batch, _encode_samples
+from tsdb.bulk import Batch
 from tsdb.models import Aggregation
+from tsdb.resp import encode_samples
 from tsdb.rollups.models import Tier
 from tsdb.rollups.plan import friendly_bucket
 
@@ -157,7 +158,7 @@ def _madd_commands(key: str, samples: Samples, chunk: int = 500_000) -> Iterator
         vs = samples.values[start : start + chunk]
         n = len(ts)
         batch = Batch([key], np.zeros(n, dtype=np.int64), ts, vs, np.arange(n, dtype=np.int64))
-        body, offsets = _encode_samples(batch, 0, n)
+        body, offsets = encode_samples(batch, 0, n)
         parts: list[bytes] = []
         for first in range(0, n, MADD_SAMPLES):
             last = min(first + MADD_SAMPLES, n)

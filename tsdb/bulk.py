@@ -23,9 +23,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
@@ -53,6 +50,7 @@ from tsdb.models import (
     SMALL_CHUNK_BYTES,
 )
 from tsdb.rejections import Rejections
+from tsdb.resp import encode_samples, resp_text
 from tsdb.rollups.hooks import WriteTracker
 
 __all__ = ["Batch", "BulkWriter", "WriteSummary"]
@@ -417,12 +415,12 @@ class BulkWriter:
         ensure = [batch.keys[c] for c in self._to_ensure(batch)]
         for start in range(0, len(ensure), ENSURE_KEYS):
             group = ensure[start : start + ENSURE_KEYS]
-            payload.append(_resp_text(*self._ensure_command(group, batch)).encode())
+            payload.append(resp_text(*self._ensure_command(group, batch)).encode())
             commands.append(("ensure", len(groups), 0))
             groups.append(group)
         for start in range(0, len(batch), SEND_SAMPLES):
             end = min(start + SEND_SAMPLES, len(batch))
-            body, offsets = _encode_samples(batch, start, end)
+            body, offsets = encode_samples(batch, start, end)
             for first in range(start, end, self.madd_samples):
                 last = min(first + self.madd_samples, end)
                 payload.append(f"*{1 + 3 * (last - first)}\r\n$7\r\nTS.MADD\r\n".encode())
@@ -560,7 +558,7 @@ class BulkWriter:
             else:
                 self._madd_reply(batch, first, last, reply, stored)
         self.written += int(stored.sum())
-        self._tiers.stored(batch.keys, batch.codes, batch.ts, stored)  # ROLLUPS
+        self._tiers.stored(batch.keys, batch.codes, batch.ts, batch.vs, stored)  # ROLLUPS
         self._trim_to_retention(batch, stored)
 
     def _ensured_group(self, keys: list[str], reply: Any, batch: Batch) -> None:
@@ -750,94 +748,6 @@ def _sorted(batch: Batch) -> Batch:
     if np.all((dc > 0) | ((dc == 0) & (np.diff(batch.ts) >= 0))):
         return batch
     return batch.take(np.lexsort((batch.ts, batch.codes)))
-
-
-def _encode_samples(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
-    """RESP bulk strings ``key t v`` for samples ``start:end``, and each sample's byte offset
-    (a few samples joined in Python: pyarrow's calls would cost more than that work)."""
-    if end - start <= FEW_SAMPLES:
-        return _encode_few(batch, start, end)
-    return _encode_many(batch, start, end)
-
-
-def _encode_many(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
-    """:func:`_encode_samples` with pyarrow.
-
-    Values are written by orjson (shortest round-trip form) and split by pyarrow; the
-    ``$<length>`` headers come from small lookup tables; one element-wise join makes the
-    records, whose concatenation is the data buffer of the joined array.
-    """
-    codes = batch.codes[start:end]
-    tstr = pc.cast(pa.array(batch.ts[start:end]), pa.string())
-    text = orjson.dumps(batch.vs[start:end], option=orjson.OPT_SERIALIZE_NUMPY)
-    vstr = pc.split_pattern(pa.array([text[1:-1].decode()]), ",").flatten()
-    tlen = np.diff(_offsets(tstr))
-    mid = _MIDDLES.take(pa.array(np.diff(_offsets(vstr))))
-    single = codes[0] == codes[-1]
-    uniform = tlen[0] == tlen.min() == tlen.max()
-    if single:
-        key_part = _key_part(batch.keys[int(codes[0])])
-        if uniform:
-            head: Any = pa.scalar(f"{key_part}${tlen[0]}\r\n")
-        else:
-            head = pa.array([f"{key_part}${i}\r\n" for i in range(20)]).take(pa.array(tlen))
-        joined = pc.binary_join_element_wise(head, tstr, mid, vstr, "\r\n", "")
-    else:
-        unique, local = np.unique(codes, return_inverse=True)
-        parts = pa.array([_key_part(batch.keys[c]) for c in unique.tolist()], pa.string())
-        lengths: Any = pa.scalar(f"${tlen[0]}\r\n") if uniform else _T_HEADS.take(pa.array(tlen))
-        joined = pc.binary_join_element_wise(
-            parts.take(pa.array(local)), lengths, tstr, mid, vstr, "\r\n", ""
-        )
-    if isinstance(joined, pa.ChunkedArray):
-        joined = joined.combine_chunks()
-    return memoryview(joined.buffers()[2]), _offsets(joined).astype(np.int64)
-
-
-FEW_SAMPLES = 200
-
-
-def _encode_few(batch: Batch, start: int, end: int) -> tuple[memoryview, Int64Array]:
-    """:func:`_encode_samples` in plain Python."""
-    values = orjson.dumps(batch.vs[start:end], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
-    codes = np.unique(batch.codes[start:end]).tolist()
-    parts = {code: _key_part(batch.keys[code]).encode() for code in codes}
-    records = [
-        b"%s$%d\r\n%d\r\n$%d\r\n%s\r\n" % (parts[c], len(str(t)), t, len(v), v)
-        for c, t, v in zip(
-            batch.codes[start:end].tolist(),
-            batch.ts[start:end].tolist(),
-            values.split(b","),
-            strict=True,
-        )
-    ]
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in records], out=offsets[1:])
-    return memoryview(b"".join(records)), offsets
-
-
-def _offsets(array: pa.Array) -> npt.NDArray[np.int32]:
-    """The value offsets of a string array (``len + 1`` of them)."""
-    raw = np.frombuffer(array.buffers()[1], dtype=np.int32)
-    return raw[array.offset : array.offset + len(array) + 1]
-
-
-_T_HEADS = pa.array([f"${i}\r\n" for i in range(20)])
-_MIDDLES = pa.array([f"\r\n${i}\r\n" for i in range(64)])
-
-
-def _key_part(key: str) -> str:
-    return f"${len(key)}\r\n{key}\r\n"
-
-
-def _resp_text(*args: str | int | float) -> str:
-    """One command in RESP, as text (lengths counted in UTF-8 bytes)."""
-    parts = [f"*{len(args)}\r\n"]
-    for arg in args:
-        text = str(arg)
-        size = len(text) if text.isascii() else len(text.encode())
-        parts.append(f"${size}\r\n{text}\r\n")
-    return "".join(parts)
 
 
 _CHUNKS = (SMALL_CHUNK_BYTES, LARGE_CHUNK_BYTES, CHUNK_GROWS_AT)

@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import prepared_store
-from tsdb.bulk import Batch, _encode_few, _encode_many
+from tsdb.bulk import Batch
 from tsdb.errors import WriteRejected
 from tsdb.faults import DOES_NOT_EXIST, RETENTION
 from tsdb.keys import index_prefix
 from tsdb.known import generation_key
 from tsdb.models import CHUNK_GROWS_AT, SeriesConfig
+from tsdb.resp import encode_few, encode_many
 from tsdb.store import TimeSeriesStore
 
 
@@ -133,7 +134,7 @@ def test_few_samples_are_encoded_as_pyarrow_encodes_many(
         np.array([r[2] for r in rows], dtype=np.float64),
         np.arange(len(rows), dtype=np.int64),
     )
-    few_body, few_offsets = _encode_few(batch, 0, len(rows))
-    many_body, many_offsets = _encode_many(batch, 0, len(rows))
+    few_body, few_offsets = encode_few(batch, 0, len(rows))
+    many_body, many_offsets = encode_many(batch, 0, len(rows))
     assert bytes(few_body) == bytes(many_body)
     assert few_offsets.tolist() == many_offsets.tolist()

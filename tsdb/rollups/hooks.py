@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from redis.asyncio import Redis
 
 from tsdb.connection import Client
 from tsdb.faults import translate
@@ -63,6 +66,13 @@ class WriteTracker:
     on their way (so that its appends are never recomputed). :meth:`finish` waits for the
     steps and takes a last one per series. ``labels`` are the writer's labels for series it
     creates (each batch may add its own).
+
+    Filling forward is cheapest from the writer's own samples: while the samples it stored
+    of a series come in increasing time, it keeps those no step has covered yet, and a step
+    computes their complete buckets of the finest tier here (:func:`maintain.bucket_parts`)
+    and puts them (:func:`maintain.put`); Redis checks that raw holds exactly those samples
+    there and no other writer marked the range, and aggregates raw samples where not. Samples
+    out of order (or not finite) send that series back to filling from raw samples.
     """
 
     def __init__(self, client: Client, labels: Mapping[str, str] | None = None) -> None:
@@ -80,6 +90,9 @@ class WriteTracker:
         self._inflight: deque[dict[str, int]] = deque()  # sent batches: key -> oldest sample
         self._unfollowed: dict[str, int] = {}  # samples acknowledged since the last step
         self._limit = asyncio.Semaphore(CONCURRENCY)  # steps running at once (connections)
+        self.writer = secrets.token_hex(8)  # names this write's marks (rollups.lua)
+        self._carry: dict[str, _Carry] = {}  # samples stored in order, no put covers yet
+        self._no_put: set[str] = set()  # series this write does not put buckets of
 
     async def prepare(
         self, keys: Sequence[str], codes: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]
@@ -131,9 +144,10 @@ class WriteTracker:
         keys: Sequence[str],
         codes: npt.NDArray[np.int64],
         ts: npt.NDArray[np.int64],
+        vs: npt.NDArray[np.float64],
         stored: npt.NDArray[np.bool_],
     ) -> None:
-        """Samples of a sorted batch (by series, then time) the server stored."""
+        """Samples ``(ts, vs)`` of a sorted batch (by series, then time) the server stored."""
         if not self._active:
             return
         if self._inflight:
@@ -149,6 +163,7 @@ class WriteTracker:
             times = ts[start:end][stored[start:end]]
             if not len(times):
                 continue
+            self._keep(key, times, vs[start:end][stored[start:end]])
             count, first, last = self._stats.get(key, (0, int(times[0]), int(times[-1])))
             self._stats[key] = (
                 count + len(times),
@@ -161,6 +176,25 @@ class WriteTracker:
             if key not in self._queued and self._unfollowed[key] >= STEP_SAMPLES:
                 self._queued.add(key)
                 self._chain(key, lambda key=key: self._step(key))  # type: ignore[misc]
+
+    def _keep(
+        self, key: str, times: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+    ) -> None:
+        """Keep stored samples for the next put, while the series' come in increasing time."""
+        if key in self._no_put or not isinstance(self.client, Redis):
+            return
+        carry = self._carry.get(key)
+        if (
+            (carry is not None and times[0] <= carry.last)
+            or (len(times) > 1 and not bool(np.all(times[1:] > times[:-1])))
+            or not bool(np.isfinite(values).all())
+        ):
+            self._no_put.add(key)
+            self._carry.pop(key, None)
+            return
+        if carry is None:
+            carry = self._carry[key] = _Carry()
+        carry.add(times, values)
 
     async def finish(self) -> None:
         """Wait for the background steps; recompute the buckets writes into the past touched;
@@ -196,10 +230,13 @@ class WriteTracker:
         if self._policy_list is None:
             self._policy_list = await load_policies(self.client)
         policy = policy_for(self._policy_list, labels)
-        if policy is not None:
-            rollups = Rollups(policy.tiers, f"policy:{policy.name}")
-            await set_tiers(self.client, key, rollups, backfill=False)
-            self._rollups[key] = rollups
+        if policy is None:
+            self._no_put.add(key)
+            self._carry.pop(key, None)
+            return
+        rollups = Rollups(policy.tiers, f"policy:{policy.name}")
+        await set_tiers(self.client, key, rollups, backfill=False)
+        self._rollups[key] = rollups
 
     async def _step(self, key: str) -> None:
         """Recompute the filled buckets the acknowledged samples fell into (a bucket filled
@@ -212,9 +249,11 @@ class WriteTracker:
             return
         runs, self._runs[key] = self._runs.get(key, []), []
         if runs:
-            await maintain.touch(self.client, key, rollups, runs)
+            await maintain.touch(self.client, key, rollups, runs, self.writer)
         count, first, last = self._stats[key]
         on_way = [batch[key] for batch in self._inflight if key in batch]
+        if key in self._carry and await self._put(key, rollups, min(on_way, default=None)):
+            return
         await maintain.advance(
             self.client,
             key,
@@ -222,6 +261,57 @@ class WriteTracker:
             density=count / (last - first + 1),
             until=min(on_way) if on_way else None,
         )
+
+    async def _put(self, key: str, rollups: Rollups, on_way: int | None) -> bool:
+        """Put the complete buckets of the finest tier that the kept samples of ``key`` make
+        (not the bucket of the newest, nor any a sample still on its way falls in); False
+        when the tiers must be filled from raw samples instead."""
+        assert isinstance(self.client, Redis)
+        carry = self._carry[key]
+        bucket = rollups.tiers[0].bucket_ms
+        end = carry.last // bucket * bucket
+        if on_way is not None:
+            end = min(end, on_way // bucket * bucket)
+        ts, vs = carry.samples()
+        complete = int(np.searchsorted(ts, end))
+        if not complete:
+            return True
+        buckets = maintain.bucket_parts(ts[:complete], vs[:complete], bucket)
+        start = int(buckets.starts[0])
+        done = await maintain.put(self.client, key, rollups, self.writer, buckets, start, end)
+        if done is None:  # the tiers changed: fill from raw samples
+            self._no_put.add(key)
+            del self._carry[key]
+            return False
+        covered = end if done.pending or done.his[0] is None else max(end, done.his[0])
+        carry.drop_before(covered)
+        return True
+
+
+@dataclass
+class _Carry:
+    """A writer's samples of one series (increasing times) that no put has covered yet."""
+
+    last: int = -1  # the newest time stored, covered or not
+    _ts: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    _vs: list[npt.NDArray[np.float64]] = field(default_factory=list)
+
+    def add(self, ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]) -> None:
+        self._ts.append(ts)
+        self._vs.append(vs)
+        self.last = int(ts[-1])
+
+    def samples(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        if len(self._ts) > 1:
+            self._ts, self._vs = [np.concatenate(self._ts)], [np.concatenate(self._vs)]
+        if not self._ts:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        return self._ts[0], self._vs[0]
+
+    def drop_before(self, t: int) -> None:
+        ts, vs = self.samples()
+        keep = int(np.searchsorted(ts, t))
+        self._ts, self._vs = ([ts[keep:]], [vs[keep:]]) if keep < len(ts) else ([], [])
 
 
 def _starts(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
@@ -255,7 +345,7 @@ async def changed(
     if rollups is None:
         return
     bounded = [(0 if a is None else a, MAX_TS if z is None else min(z, MAX_TS)) for a, z in ranges]
-    await maintain.touch(client, key, rollups, bounded)
+    await maintain.touch(client, key, rollups, bounded, f"change:{secrets.token_hex(8)}")
     await maintain.advance(client, key, rollups, density=await _density(client, key))
 
 

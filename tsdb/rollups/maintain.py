@@ -12,12 +12,17 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tsdb.connection import Client
-from tsdb.rollups import functions
-from tsdb.rollups.config import function_keys, load_rollups, tiers_arg
-from tsdb.rollups.models import Rollups
+import numpy as np
+import numpy.typing as npt
+from redis.asyncio import Redis
 
-__all__ = ["BUDGET", "Advanced", "advance", "touch"]
+from tsdb.connection import Client
+from tsdb.resp import encode_samples
+from tsdb.rollups import functions
+from tsdb.rollups.config import function_keys, load_rollups, part_key, tiers_arg
+from tsdb.rollups.models import PARTS, Rollups
+
+__all__ = ["BUDGET", "Advanced", "Buckets", "Put", "advance", "bucket_parts", "put", "touch"]
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +30,9 @@ BUDGET = 200_000
 """Raw samples a call aggregates at most (7 passes each: ~20 ms of Redis on 2 cores)."""
 MAX_RANGES = 400
 """Changed ranges per touch call."""
-STALE, NO_TIERS = -2, -1
+PUT_BUCKETS = 2_000
+"""Buckets per put call."""
+STALE, NO_TIERS, PENDING = -2, -1, 2
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,9 @@ async def advance(
     pending; ``finish``: then clear it). ``density`` (raw samples per ms) sizes the steps;
     ``on_step`` hears after each. None: no tiers."""
     span = span_for(density, len(rollups.tiers))
-    args = [span, int(force), int(finish)] + ([] if until is None else [until])
+    args: list[int | str] = [span, int(force), int(finish)]
+    if until is not None:
+        args.append(until)
     while True:
         reply = await _call(client, functions.ADVANCE, key, rollups, args)
         if reply is None:
@@ -71,14 +80,15 @@ async def advance(
 
 
 async def touch(
-    client: Client, key: str, rollups: Rollups, ranges: Sequence[tuple[int, int]]
+    client: Client, key: str, rollups: Rollups, ranges: Sequence[tuple[int, int]], writer: str
 ) -> int:
     """Recompute the filled tier buckets that overlap the raw time ``ranges`` (inclusive,
-    any order); how many were recomputed."""
+    any order), and mark the rest as changed by ``writer`` (see :func:`put`); how many were
+    recomputed."""
     ordered = sorted(ranges)
     done = 0
     for start in range(0, len(ordered), MAX_RANGES):
-        flat: list[int] = []
+        flat: list[int | str] = [writer]
         for a, z in ordered[start : start + MAX_RANGES]:
             flat += (a, z)
         reply = await _call(client, functions.TOUCH, key, rollups, flat)
@@ -88,8 +98,100 @@ async def touch(
     return done
 
 
+@dataclass(frozen=True)
+class Buckets:
+    """Buckets of a tier computed from samples: their starts, and their parts (one row per
+    part, in :data:`~tsdb.rollups.models.PARTS` order)."""
+
+    starts: npt.NDArray[np.int64]
+    parts: npt.NDArray[np.float64]
+
+
+def bucket_parts(ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64], bucket: int) -> Buckets:
+    """The parts of the buckets of width ``bucket`` that samples ``(ts, vs)`` (times
+    increasing) fall in, as the module's aggregators compute them (var.p: the mean squared
+    deviation, by two passes)."""
+    index = ts // bucket
+    cut = np.flatnonzero(index[1:] != index[:-1]) + 1
+    begins = np.r_[0, cut]
+    counts = np.diff(np.r_[begins, len(ts)])
+    sums = np.add.reduceat(vs, begins)
+    deviations = vs - np.repeat(sums / counts, counts)
+    parts = np.stack(
+        [
+            sums,
+            counts.astype(np.float64),
+            np.minimum.reduceat(vs, begins),
+            np.maximum.reduceat(vs, begins),
+            vs[begins],
+            vs[np.r_[cut - 1, len(ts) - 1]],
+            np.add.reduceat(deviations * deviations, begins) / counts,
+        ]
+    )
+    return Buckets(index[begins] * bucket, parts)
+
+
+@dataclass(frozen=True)
+class Put:
+    """What :func:`put` did: whether any of the writer's buckets went in (else raw samples
+    answered), whether a backfill is pending (it fills the tiers), and each tier's ``hi``."""
+
+    trusted: bool
+    pending: bool
+    his: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Buckets' parts as samples of the part series (:class:`tsdb.resp.SampleColumns`)."""
+
+    keys: list[str]
+    codes: npt.NDArray[np.int64]
+    ts: npt.NDArray[np.int64]
+    vs: npt.NDArray[np.float64]
+
+
+async def put(
+    client: Redis, key: str, rollups: Rollups, writer: str, buckets: Buckets, start: int, end: int
+) -> Put | None:
+    """Put ``buckets`` of the finest tier, which ``writer`` computed from the samples it
+    stored in ``[start, end)``, where raw holds exactly those samples (``rollups.lua``'s
+    ``put`` checks; raw samples answer elsewhere), then fill the coarser tiers forward.
+    None: the series has no tiers, or not these ones (any more)."""
+    tier = rollups.tiers[0]
+    keys = function_keys(key, rollups.tiers)
+    names = [part_key(key, tier, part) for part in PARTS]
+    reply: Put | None = None
+    for first in range(0, len(buckets.starts), PUT_BUCKETS):
+        starts = buckets.starts[first : first + PUT_BUCKETS]
+        n = len(starts)
+        s = start if first == 0 else int(starts[0])
+        e = end if first + n == len(buckets.starts) else int(buckets.starts[first + n])
+        rows = _Rows(
+            names,
+            np.repeat(np.arange(len(PARTS), dtype=np.int64), n),
+            np.tile(starts, len(PARTS)),
+            np.ascontiguousarray(buckets.parts[:, first : first + n]).ravel(),
+        )
+        body, _ = encode_samples(rows, 0, len(rows.ts))
+        args = [tiers_arg(rollups.tiers), writer, s, e, n]
+        values = [
+            int(x)
+            for x in await functions.call_packed(
+                client, functions.PUT, keys, args, body, 3 * len(rows.ts)
+            )
+        ]
+        if values[0] in (NO_TIERS, STALE):
+            return None
+        if values[0] == PENDING:
+            return Put(False, True, ())
+        his = tuple(None if h < 0 else h for h in values[1:])
+        reply = Put(values[0] == 1 or (reply is not None and reply.trusted), False, his)
+    return reply
+
+
 async def _call(
-    client: Client, name: str, key: str, rollups: Rollups, args: list[int]
+    client: Client, name: str, key: str, rollups: Rollups, args: list[int | str]
 ) -> list[int] | None:
     """One function call, its reply as a list of ints; the tiers are reread if they changed
     meanwhile. None: the series has no tiers (any more)."""

@@ -7,7 +7,10 @@
 -- State fields: tiers ('60000,3600000'), r:<b> (retention), lo:<b> (the tier claims nothing
 -- before it), hi:<b> (buckets before it are filled; -1 = nothing yet), pending ('1' while a
 -- backfill job fills the tiers: writers leave the filling to it), raw_retention (the raw
--- series' retention, kept here by tsapi: TS.INFO walks every chunk of a big series).
+-- series' retention, kept here by tsapi: TS.INFO walks every chunk of a big series), and
+-- marks m:<writer> = 'x,y': raw times (inclusive) where that writer stored or changed samples
+-- that the finest tier had not filled yet (m:tail: samples of unknown writers after the last
+-- forward fill); a mark goes once the finest tier is filled past it.
 -- Every tier keeps exactly the buckets [max(lo, retention edge), hi) of its parts; the
 -- retention edge is ceil((hi - b - r) / b) * b, which the tier's own retention never passes.
 -- Timestamps are Lua numbers: exact below 2^53 ms (year 287396), the limit of tiers.
@@ -69,6 +72,45 @@ local function kept_from(t)
     if edge > from then from = edge end
   end
   return from
+end
+
+-- A tier that has filled nothing yet starts at the bucket of the first raw sample it claims.
+local function start_tier(keys, t)
+  if t.hi >= 0 then return end
+  local first = redis.call('TS.RANGE', keys[1], fmt(t.lo), '+', 'COUNT', 1)
+  if #first > 0 then
+    t.hi = math.max(t.lo, floor_to(math.min(first[1][1], MAX_TS), t.b))
+    redis.call('HSET', keys[2], 'hi:' .. t.name, fmt(t.hi))
+  end
+end
+
+local function mark_range(v)
+  local x, y = string.match(v, '^(-?%d+),(-?%d+)$')
+  return tonumber(x), tonumber(y)
+end
+
+-- Note that writer ('m:' .. id) stored or changed raw samples in [x, y] (merged with what it
+-- noted before).
+local function note_mark(keys, h, field, x, y)
+  if h[field] then
+    local x0, y0 = mark_range(h[field])
+    x, y = math.min(x, x0), math.max(y, y0)
+  end
+  h[field] = fmt(x) .. ',' .. fmt(y)
+  redis.call('HSET', keys[2], field, h[field])
+end
+
+-- Drop the marks the finest tier is filled past (hi: its hi).
+local function prune_marks(keys, h, hi)
+  for field, v in pairs(h) do
+    if string.sub(field, 1, 2) == 'm:' then
+      local _, y = mark_range(v)
+      if y < hi then
+        redis.call('HDEL', keys[2], field)
+        h[field] = nil
+      end
+    end
+  end
 end
 
 -- A value as TS.MADD takes it: the module's own text when there is one (shortest form that
@@ -212,13 +254,7 @@ local function advance(keys, args)
   local out = {1}
   for i = 1, #tiers do
     local t = tiers[i]
-    if #newest > 0 and t.hi < 0 then
-      local first = redis.call('TS.RANGE', keys[1], fmt(t.lo), '+', 'COUNT', 1)
-      if #first > 0 then
-        t.hi = math.max(t.lo, floor_to(math.min(first[1][1], MAX_TS), t.b))
-        redis.call('HSET', keys[2], 'hi:' .. t.name, fmt(t.hi))
-      end
-    end
+    if #newest > 0 then start_tier(keys, t) end
     if #newest > 0 and t.hi >= 0 then
       local edge = floor_to(math.min(newest[1], MAX_TS), t.b)
       local target = math.min(edge, t.hi + math.max(t.b, floor_to(span, t.b)))
@@ -233,21 +269,39 @@ local function advance(keys, args)
     out[#out + 1] = fmt(t.hi)
   end
   if out[1] == 1 and args[4] == '1' then redis.call('HDEL', keys[2], 'pending') end
+  local hi = tiers[1].hi
+  if hi >= 0 then
+    prune_marks(keys, h, hi)
+    -- the samples after the filled buckets may be anybody's: a writer's own buckets must not
+    -- be trusted over them (see put)
+    if #newest > 0 and newest[1] >= hi then
+      h['m:tail'] = nil
+      note_mark(keys, h, 'm:tail', hi, newest[1])
+    end
+  end
   return out
 end
 
--- Recompute the filled buckets that raw changes touched. ARGV: tiers, then pairs of raw times
--- a z (inclusive; sorted by a) that writes or deletes changed. Returns the number of tier
--- buckets recomputed; -1: no tiers; -2: the tier list changed.
+-- Recompute the filled buckets that raw changes touched, and mark where they touched buckets
+-- not filled yet. ARGV: tiers, the writer's id, then pairs of raw times a z (inclusive;
+-- sorted by a) that writes or deletes changed. Returns the number of tier buckets
+-- recomputed; -1: no tiers; -2: the tier list changed.
 local function touch(keys, args)
   local h, tiers = load_state(keys[2], args[1])
   if h == nil then return -1 end
   if h == false then return -2 end
   local raw_from = 0
   local retention = tonumber(h['raw_retention'] or '0')
-  if retention > 0 then
-    local newest = redis.call('TS.GET', keys[1])
-    if #newest > 0 then raw_from = math.max(0, newest[1] - retention) end
+  local newest = redis.call('TS.GET', keys[1])
+  if retention > 0 and #newest > 0 then raw_from = math.max(0, newest[1] - retention) end
+  if #args >= 4 and #newest > 0 then
+    -- past the finest tier's filled buckets (and up to the newest sample: nothing is
+    -- changed after it), the change is marked for the writers that put buckets (see put)
+    local x, y = tonumber(args[3]), -1
+    for k = 4, #args, 2 do y = math.max(y, tonumber(args[k])) end
+    y = math.min(y, newest[1])
+    x = math.max(x, tiers[1].hi)
+    if x <= y then note_mark(keys, h, 'm:' .. args[2], x, y) end
   end
   local count = 0
   for i = 1, #tiers do
@@ -255,7 +309,7 @@ local function touch(keys, args)
     local from = kept_from(t)
     if from then
       local ranges = {}
-      for k = 2, #args - 1, 2 do
+      for k = 3, #args - 1, 2 do
         local a = math.max(floor_to(math.min(tonumber(args[k]), MAX_TS), t.b), from)
         local z = math.min(floor_to(math.min(tonumber(args[k + 1]), MAX_TS), t.b) + t.b, t.hi)
         if a < z then
@@ -276,5 +330,87 @@ local function touch(keys, args)
   return count
 end
 
+-- Put buckets [s, e) of the finest tier that a writer computed from the samples it wrote
+-- there, where those are still all the raw samples there: past the marks of other writers
+-- (buckets up to their end come from raw samples, as a forward fill would make them), and
+-- only if raw holds as many samples there as the writer's buckets count (else raw samples
+-- answer for all of it). Buckets from the finest tier's hi up to s come from raw samples
+-- first; the coarser tiers then fill forward from the finer ones, up to the finest tier's
+-- new hi. ARGV: tiers, the writer's id, s, e, n (buckets), then for each part
+-- in PARTS order n triplets (part key, bucket start, value). Returns {1, hi of each tier...}
+-- when (some of) the writer's buckets went in, {0, hi...} when raw samples answered, {2} while a
+-- backfill is pending (it fills), {-1}: no tiers; {-2}: the tier list changed.
+local function put(keys, args)
+  local h, tiers = load_state(keys[2], args[1])
+  if h == nil then return {-1} end
+  if h == false then return {-2} end
+  if h['pending'] then return {2} end
+  local newest = redis.call('TS.GET', keys[1])
+  if #newest == 0 then return {2} end
+  local retention = tonumber(h['raw_retention'] or '0')
+  local raw_whole = retention > 0 and math.max(0, newest[1] - retention) or 0
+  local own = 'm:' .. args[2]
+  local s, e, n = tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local t = tiers[1]
+  start_tier(keys, t)
+  local used = 0
+  if t.hi >= 0 and t.hi < e then
+    if t.hi < s then
+      fill(keys, tiers, 1, t.hi, s, 0, 0, raw_whole, true)
+      t.hi = s
+    end
+    -- buckets up to the end of other writers' marks come from raw samples
+    local a = t.hi
+    for field, v in pairs(h) do
+      if field ~= own and string.sub(field, 1, 2) == 'm:' then
+        local x, y = mark_range(v)
+        if x < e and y >= a then a = math.min(e, floor_to(y, t.b) + t.b) end
+      end
+    end
+    if a > t.hi then fill(keys, tiers, 1, t.hi, a, 0, 0, raw_whole, true) end
+    if a < e then
+      local base = 6  -- ARGV index of the first triplet
+      local first = 0  -- the first bucket at or after a
+      while first < n and tonumber(args[base + first * 3 + 1]) < a do first = first + 1 end
+      local mine = 0
+      for k = first, n - 1 do mine = mine + tonumber(args[base + (n + k) * 3 + 2]) end
+      local stored = 0
+      local rows = redis.call(
+        'TS.RANGE', keys[1], fmt(a), fmt(e - 1), 'AGGREGATION', 'count', fmt(e - a))
+      for k = 1, #rows do stored = stored + val(rows[k][2]) end
+      if stored == mine then
+        for p = 1, NPARTS do
+          local to = base + p * n * 3 - 1
+          for i = base + ((p - 1) * n + first) * 3, to, MADD_CHUNK * 3 do
+            redis.pcall('TS.MADD', unpack(args, i, math.min(i + MADD_CHUNK * 3 - 1, to)))
+          end
+        end
+        used = 1
+      else
+        fill(keys, tiers, 1, a, e, 0, 0, raw_whole, true)
+      end
+    end
+    t.hi = e
+    redis.call('HSET', keys[2], 'hi:' .. t.name, fmt(t.hi))
+    prune_marks(keys, h, t.hi)
+  end
+  local out = {used}
+  for i = 1, #tiers do
+    local c = tiers[i]
+    if i > 1 then
+      start_tier(keys, c)
+      local target = floor_to(t.hi, c.b)
+      if c.hi >= 0 and target > c.hi then
+        fill(keys, tiers, i, c.hi, target, i - 1, 0, raw_whole, true)
+        c.hi = target
+        redis.call('HSET', keys[2], 'hi:' .. c.name, fmt(c.hi))
+      end
+    end
+    out[#out + 1] = fmt(c.hi)
+  end
+  return out
+end
+
 redis.register_function('tsapi_rollup_advance', advance)
 redis.register_function('tsapi_rollup_touch', touch)
+redis.register_function('tsapi_rollup_put', put)
