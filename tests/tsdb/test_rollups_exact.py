@@ -25,7 +25,7 @@ from tsdb.bulk import Batch
 from tsdb.errors import WriteRejected
 from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, RangeQuery, SeriesConfig
 from tsdb.rejections import Rejections
-from tsdb.rollups import hooks
+from tsdb.rollups import functions, hooks
 from tsdb.rollups.config import part_key, read_states, set_tiers
 from tsdb.rollups.manage import backfill
 from tsdb.rollups.models import PARTS, Rollups, Tier
@@ -223,6 +223,43 @@ async def test_a_writer_puts_its_own_buckets_only_where_raw_holds_just_its_sampl
     assert sums == [(0, 300.0), (100, 200.0), (200, 200.0), (300, 403.0)]
     assert [tuple(p) for p in await tiered_range(store, key, query)] == sums
     assert (await open_read(store, key, query)).served == ("100ms",)
+
+
+async def test_a_change_between_a_writers_check_and_its_buckets_makes_raw_answer(
+    store: TimeSeriesStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another client updates a sample of the writer's range after Redis agreed to the
+    writer's buckets and before they land: the WATCHed state changed, so the buckets are
+    dropped and raw samples answer."""
+    key = "watched"
+    await store.create(key, SeriesConfig(duplicate_policy=DuplicatePolicy.LAST))
+    await set_tiers(store.client, key, Rollups((Tier(100),)))
+    verdicts: list[Any] = []
+    connection = functions.connection
+
+    @contextlib.asynccontextmanager
+    async def changed_meanwhile(client: Any) -> Any:
+        async with connection(client) as conn:
+            read = conn.read_response
+
+            async def read_response(*args: Any, **kwargs: Any) -> Any:
+                reply = await read(*args, **kwargs)
+                if isinstance(reply, list) and not verdicts:  # the check's verdict
+                    verdicts.append(reply)
+                    await store.upsert(key, 150, 1000.0)
+                return reply
+
+            conn.read_response = read_response  # type: ignore[method-assign]
+            yield conn
+
+    monkeypatch.setattr(functions, "connection", changed_meanwhile)
+    async with store.bulk_writer(Rejections("index")) as writer:
+        await writer.write(Batch.of_points([(key, t, 1.0) for t in range(300)]))
+        await writer.finish()
+    assert verdicts and int(verdicts[0][0]) == 1  # Redis had agreed to the writer's buckets
+    await _check_tier_series(store, key)
+    query = RangeQuery(aggregation=Aggregation.SUM, bucket_ms=100, to_ts=199)
+    assert [tuple(p) for p in await tiered_range(store, key, query)] == [(0, 100.0), (100, 1099.0)]
 
 
 def _query(data: st.DataObject, tiers: tuple[Tier, ...]) -> RangeQuery:

@@ -6,25 +6,27 @@ primary of a cluster), and again when a call finds it missing (a flushed or new 
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from tsdb.connection import Client
 from tsdb.faults import translate
 from tsdb.functions import is_missing_function, load_library
-from tsdb.resp import resp_text
 
-__all__ = ["ADVANCE", "LIBRARY", "PUT", "TOUCH", "call", "call_packed", "load"]
+__all__ = ["ADVANCE", "CHECK", "COMMIT", "LIBRARY", "TOUCH", "call", "connection", "load"]
 
 LIBRARY = Path(__file__).with_name("rollups.lua").read_text()
 ADVANCE = "tsapi_rollup_advance"
 TOUCH = "tsapi_rollup_touch"
-PUT = "tsapi_rollup_put"
+CHECK = "tsapi_rollup_check"
+COMMIT = "tsapi_rollup_commit"
 
 _loaded: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -50,33 +52,19 @@ async def call(client: Client, name: str, keys: Sequence[str], args: Sequence[An
         return await client.execute_command("FCALL", name, len(keys), *keys, *args)
 
 
-async def call_packed(
-    client: Redis,
-    name: str,
-    keys: Sequence[str],
-    args: Sequence[Any],
-    tail: memoryview,
-    tail_count: int,
-) -> Any:
-    """:func:`call` with ``tail_count`` more arguments after ``args``, already encoded as
-    RESP bulk strings in ``tail`` (built by :mod:`tsdb.resp`, no Python object per argument).
-    A standalone Redis only: the bytes go on a connection of the client's pool."""
+@contextlib.asynccontextmanager
+async def connection(client: Redis) -> AsyncIterator[AbstractConnection]:
+    """A connection of the client's pool for commands sent as bytes (see
+    :func:`tsdb.rollups.maintain.put`), with the library loaded; dropped if anything failed,
+    since replies may still be on their way (and a WATCH still set)."""
     if client not in _loaded:
         await load(client)
-    head = resp_text("FCALL", name, len(keys), *keys, *args, more=tail_count).encode()
-    for attempt in range(2):
-        with translate():
-            conn = await client.connection_pool.get_connection()
-            try:
-                await conn.send_packed_command([head, tail], check_health=False)
-                return await conn.read_response()
-            except ResponseError as exc:
-                if attempt or not is_missing_function(exc):
-                    raise
-            except BaseException:
-                await conn.disconnect()  # a reply may still be on its way
-                raise
-            finally:
-                await client.connection_pool.release(conn)
-        await load(client)
-    raise AssertionError("unreachable")
+    with translate():
+        conn = await client.connection_pool.get_connection()
+    try:
+        yield conn
+    except BaseException:
+        await conn.disconnect()
+        raise
+    finally:
+        await client.connection_pool.release(conn)

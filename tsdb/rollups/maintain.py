@@ -11,13 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
 
 from tsdb.connection import Client
-from tsdb.resp import encode_samples
+from tsdb.faults import translate
+from tsdb.functions import is_missing_function
+from tsdb.resp import encode_samples, resp_text
 from tsdb.rollups import functions
 from tsdb.rollups.config import function_keys, load_rollups, part_key, tiers_arg
 from tsdb.rollups.models import PARTS, Rollups
@@ -155,39 +160,112 @@ async def put(
     client: Redis, key: str, rollups: Rollups, writer: str, buckets: Buckets, start: int, end: int
 ) -> Put | None:
     """Put ``buckets`` of the finest tier, which ``writer`` computed from the samples it
-    stored in ``[start, end)``, where raw holds exactly those samples (``rollups.lua``'s
-    ``put`` checks; raw samples answer elsewhere), then fill the coarser tiers forward.
-    None: the series has no tiers, or not these ones (any more)."""
-    tier = rollups.tiers[0]
+    stored in ``[start, end)``, where raw holds exactly those samples, then fill the coarser
+    tiers forward (raw samples answer where the writer's buckets cannot).
+
+    For each chunk of buckets, ``rollups.lua``'s ``check`` says where they may go, with the
+    state WATCHed; the buckets then land with plain TS.MADD (no Lua handling each value) in a
+    MULTI with ``commit``. If the state changed meanwhile (another writer's fill, mark or
+    change), the MULTI is dropped and raw samples answer. None: the series has no tiers, or
+    not these ones (any more)."""
     keys = function_keys(key, rollups.tiers)
-    names = [part_key(key, tier, part) for part in PARTS]
-    reply: Put | None = None
+    names = [part_key(key, rollups.tiers[0], part) for part in PARTS]
+    done: Put | None = None
     for first in range(0, len(buckets.starts), PUT_BUCKETS):
-        starts = buckets.starts[first : first + PUT_BUCKETS]
-        n = len(starts)
-        s = start if first == 0 else int(starts[0])
-        e = end if first + n == len(buckets.starts) else int(buckets.starts[first + n])
+        last = min(first + PUT_BUCKETS, len(buckets.starts))
+        s = start if first == 0 else int(buckets.starts[first])
+        e = end if last == len(buckets.starts) else int(buckets.starts[last])
+        chunk = Buckets(buckets.starts[first:last], buckets.parts[:, first:last])
+        with translate():
+            for attempt in range(2):
+                try:
+                    async with functions.connection(client) as conn:
+                        step = await _place(conn, keys, names, rollups, writer, chunk, s, e)
+                    break
+                except ResponseError as exc:  # a flushed Redis lost the library: load it
+                    if attempt or not is_missing_function(exc):
+                        raise
+                    await functions.load(client)
+        if step is None or step.pending:
+            return step
+        done = Put(step.trusted or (done is not None and done.trusted), False, step.his)
+    return done
+
+
+async def _place(
+    conn: AbstractConnection,
+    keys: list[str],
+    names: list[str],
+    rollups: Rollups,
+    writer: str,
+    buckets: Buckets,
+    s: int,
+    e: int,
+) -> Put | None:
+    """One chunk of :func:`put` on one connection."""
+    tiers = tiers_arg(rollups.tiers)
+    counts = buckets.parts[1].astype(np.int64).tolist()
+    check = resp_text(
+        "FCALL", functions.CHECK, len(keys), *keys, tiers, writer, s, e, len(counts),
+        *buckets.starts.tolist(), *counts,
+    )  # fmt: skip
+    await _send(conn, resp_text("WATCH", keys[1]).encode(), check.encode())
+    await conn.read_response()
+    verdict = [int(x) for x in await conn.read_response()]
+    if verdict[0] != 1:  # raw samples answer (0), or nothing is to be done here
+        if verdict[0] != 0:
+            await _send(conn, resp_text("UNWATCH").encode())
+            await conn.read_response()
+            return _put_reply(verdict, trusted=False)
+        await _send(conn, resp_text("UNWATCH").encode(), _commit(keys, tiers, e, e))
+        await conn.read_response()
+        return _put_reply(await conn.read_response(), trusted=False)
+    a = verdict[1]
+    k = int(np.searchsorted(buckets.starts, a))
+    madd: list[bytes | memoryview] = []
+    if k < len(buckets.starts):
+        m = len(buckets.starts) - k
         rows = _Rows(
             names,
-            np.repeat(np.arange(len(PARTS), dtype=np.int64), n),
-            np.tile(starts, len(PARTS)),
-            np.ascontiguousarray(buckets.parts[:, first : first + n]).ravel(),
+            np.repeat(np.arange(len(PARTS), dtype=np.int64), m),
+            np.tile(buckets.starts[k:], len(PARTS)),
+            np.ascontiguousarray(buckets.parts[:, k:]).ravel(),
         )
         body, _ = encode_samples(rows, 0, len(rows.ts))
-        args = [tiers_arg(rollups.tiers), writer, s, e, n]
-        values = [
-            int(x)
-            for x in await functions.call_packed(
-                client, functions.PUT, keys, args, body, 3 * len(rows.ts)
-            )
-        ]
-        if values[0] in (NO_TIERS, STALE):
-            return None
-        if values[0] == PENDING:
-            return Put(False, True, ())
-        his = tuple(None if h < 0 else h for h in values[1:])
-        reply = Put(values[0] == 1 or (reply is not None and reply.trusted), False, his)
-    return reply
+        madd = [f"*{1 + 3 * len(rows.ts)}\r\n$7\r\nTS.MADD\r\n".encode(), body]
+    await _send(
+        conn,
+        resp_text("MULTI").encode(),
+        *madd,
+        _commit(keys, tiers, a, e),
+        b"*1\r\n$4\r\nEXEC\r\n",
+    )
+    for _ in range(2 + (1 if madd else 0)):
+        await conn.read_response()  # OK, QUEUED...
+    done = await conn.read_response()
+    if done is None:  # the state changed since the check: raw samples answer
+        await _send(conn, _commit(keys, tiers, e, e))
+        return _put_reply(await conn.read_response(), trusted=False)
+    if isinstance(done[-1], Exception):
+        raise done[-1]
+    return _put_reply(done[-1], trusted=True)
+
+
+def _commit(keys: list[str], tiers: str, a: int, e: int) -> bytes:
+    return resp_text("FCALL", functions.COMMIT, len(keys), *keys, tiers, a, e).encode()
+
+
+async def _send(conn: AbstractConnection, *parts: bytes | memoryview) -> None:
+    await conn.send_packed_command(list(parts), check_health=False)  # type: ignore[arg-type]
+
+
+def _put_reply(reply: list[Any], *, trusted: bool) -> Put | None:
+    values = [int(x) for x in reply]
+    if values[0] in (NO_TIERS, STALE):
+        return None
+    if values[0] == PENDING:
+        return Put(False, True, ())
+    return Put(trusted, False, tuple(None if h < 0 else h for h in values[1:]))
 
 
 async def _call(

@@ -303,6 +303,9 @@ local function touch(keys, args)
     x = math.max(x, tiers[1].hi)
     if x <= y then note_mark(keys, h, 'm:' .. args[2], x, y) end
   end
+  -- every touch changes the state: a writer's buckets WATCHed since its check (see check)
+  -- must not land over a change they do not include
+  redis.call('HINCRBY', keys[2], 'touches', 1)
   local count = 0
   for i = 1, #tiers do
     local t = tiers[i]
@@ -330,17 +333,54 @@ local function touch(keys, args)
   return count
 end
 
--- Put buckets [s, e) of the finest tier that a writer computed from the samples it wrote
--- there, where those are still all the raw samples there: past the marks of other writers
--- (buckets up to their end come from raw samples, as a forward fill would make them), and
--- only if raw holds as many samples there as the writer's buckets count (else raw samples
--- answer for all of it). Buckets from the finest tier's hi up to s come from raw samples
--- first; the coarser tiers then fill forward from the finer ones, up to the finest tier's
--- new hi. ARGV: tiers, the writer's id, s, e, n (buckets), then for each part
--- in PARTS order n triplets (part key, bucket start, value). Returns {1, hi of each tier...}
--- when (some of) the writer's buckets went in, {0, hi...} when raw samples answered, {2} while a
--- backfill is pending (it fills), {-1}: no tiers; {-2}: the tier list changed.
-local function put(keys, args)
+-- A writer that computed buckets [s, e) of the finest tier from the samples it wrote there
+-- asks here where they may go: from a on (the finest tier's hi, or s, or past the end of
+-- other writers' marks, whichever is last), if raw holds there as many samples as its
+-- buckets count (else nowhere: raw samples must answer). Writes nothing: the writer WATCHes
+-- the state before, and puts its buckets with commit in one MULTI, so that nothing decided
+-- here can change before they land (every fill, mark and claim changes the state).
+-- ARGV: tiers, the writer's id, s, e, n, then the n buckets' starts, then their counts.
+-- Returns {1, a}: put the buckets from a on; {0}: raw samples answer; {2}: a backfill is
+-- pending (it fills); {-1}: no tiers; {-2}: the tier list changed.
+local function check(keys, args)
+  local h, tiers = load_state(keys[2], args[1])
+  if h == nil then return {-1} end
+  if h == false then return {-2} end
+  if h['pending'] then return {2} end
+  local own = 'm:' .. args[2]
+  local s, e, n = tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local t = tiers[1]
+  local a = t.hi
+  if a < 0 then
+    local first = redis.call('TS.RANGE', keys[1], fmt(t.lo), '+', 'COUNT', 1)
+    if #first == 0 then return {0} end
+    a = math.max(t.lo, floor_to(math.min(first[1][1], MAX_TS), t.b))
+  end
+  a = math.max(a, s)
+  for field, v in pairs(h) do
+    if field ~= own and string.sub(field, 1, 2) == 'm:' then
+      local x, y = mark_range(v)
+      if x < e and y >= a then a = math.max(a, floor_to(y, t.b) + t.b) end
+    end
+  end
+  if a >= e then return {0} end
+  local mine = 0
+  for k = 0, n - 1 do
+    if tonumber(args[6 + k]) >= a then mine = mine + tonumber(args[6 + n + k]) end
+  end
+  local stored = 0
+  local rows = redis.call('TS.RANGE', keys[1], fmt(a), fmt(e - 1), 'AGGREGATION', 'count', fmt(e - a))
+  for k = 1, #rows do stored = stored + val(rows[k][2]) end
+  if stored ~= mine then return {0} end
+  return {1, fmt(a)}
+end
+
+-- The finest tier now holds its buckets [a, e) (a writer put them, after check): fill the
+-- buckets from its hi up to a from raw samples, move its hi to e, and fill the coarser
+-- tiers forward from the finer ones up to there. With a = e, raw samples answer for all of
+-- it (a writer whose buckets check refused). ARGV: tiers, a, e. Returns {0, hi of each
+-- tier...}; {-1}: no tiers; {-2}: the tier list changed; {2}: a backfill is pending.
+local function commit(keys, args)
   local h, tiers = load_state(keys[2], args[1])
   if h == nil then return {-1} end
   if h == false then return {-2} end
@@ -349,52 +389,16 @@ local function put(keys, args)
   if #newest == 0 then return {2} end
   local retention = tonumber(h['raw_retention'] or '0')
   local raw_whole = retention > 0 and math.max(0, newest[1] - retention) or 0
-  local own = 'm:' .. args[2]
-  local s, e, n = tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local a, e = tonumber(args[2]), tonumber(args[3])
   local t = tiers[1]
   start_tier(keys, t)
-  local used = 0
   if t.hi >= 0 and t.hi < e then
-    if t.hi < s then
-      fill(keys, tiers, 1, t.hi, s, 0, 0, raw_whole, true)
-      t.hi = s
-    end
-    -- buckets up to the end of other writers' marks come from raw samples
-    local a = t.hi
-    for field, v in pairs(h) do
-      if field ~= own and string.sub(field, 1, 2) == 'm:' then
-        local x, y = mark_range(v)
-        if x < e and y >= a then a = math.min(e, floor_to(y, t.b) + t.b) end
-      end
-    end
-    if a > t.hi then fill(keys, tiers, 1, t.hi, a, 0, 0, raw_whole, true) end
-    if a < e then
-      local base = 6  -- ARGV index of the first triplet
-      local first = 0  -- the first bucket at or after a
-      while first < n and tonumber(args[base + first * 3 + 1]) < a do first = first + 1 end
-      local mine = 0
-      for k = first, n - 1 do mine = mine + tonumber(args[base + (n + k) * 3 + 2]) end
-      local stored = 0
-      local rows = redis.call(
-        'TS.RANGE', keys[1], fmt(a), fmt(e - 1), 'AGGREGATION', 'count', fmt(e - a))
-      for k = 1, #rows do stored = stored + val(rows[k][2]) end
-      if stored == mine then
-        for p = 1, NPARTS do
-          local to = base + p * n * 3 - 1
-          for i = base + ((p - 1) * n + first) * 3, to, MADD_CHUNK * 3 do
-            redis.pcall('TS.MADD', unpack(args, i, math.min(i + MADD_CHUNK * 3 - 1, to)))
-          end
-        end
-        used = 1
-      else
-        fill(keys, tiers, 1, a, e, 0, 0, raw_whole, true)
-      end
-    end
+    if t.hi < a then fill(keys, tiers, 1, t.hi, a, 0, 0, raw_whole, true) end
     t.hi = e
     redis.call('HSET', keys[2], 'hi:' .. t.name, fmt(t.hi))
     prune_marks(keys, h, t.hi)
   end
-  local out = {used}
+  local out = {0}
   for i = 1, #tiers do
     local c = tiers[i]
     if i > 1 then
@@ -413,4 +417,5 @@ end
 
 redis.register_function('tsapi_rollup_advance', advance)
 redis.register_function('tsapi_rollup_touch', touch)
-redis.register_function('tsapi_rollup_put', put)
+redis.register_function{function_name = 'tsapi_rollup_check', callback = check, flags = {'no-writes'}}
+redis.register_function('tsapi_rollup_commit', commit)
