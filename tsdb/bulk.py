@@ -61,6 +61,11 @@ SEND_SAMPLES = 8_000
 """Samples encoded and sent at a time, so that Redis works while the next ones are encoded."""
 SEND_BUFFER = 4 << 20
 """Bytes a writer may leave queued for the socket before it waits (see BulkWriter._send)."""
+IN_FLIGHT = 1
+"""Batches whose replies the writer leaves unread while it prepares the next one."""
+IN_FLIGHT_TIERS = 3
+"""The same once some series the write touched has tiers: Redis then fills them between the
+writer's batches, and a writer that waited for each reply would wait on that work too."""
 ENSURE_KEYS = 500
 """Series checked (and created) per ``tsapi_ensure`` call: one call blocks Redis a few ms."""
 
@@ -284,7 +289,7 @@ class BulkWriter:
             await self._tiers.prepare(batch.keys, batch.codes, batch.ts)  # ROLLUPS
             if self.raw:
                 await self._send_raw(batch)
-                while len(self._pending) > 1:
+                while len(self._pending) > (IN_FLIGHT_TIERS if self._tiers.tiered else IN_FLIGHT):
                     await self._read_raw(self._pending.pop(0))
             else:
                 await self._send_pipeline(batch)

@@ -90,6 +90,7 @@ class WriteTracker:
         self._inflight: deque[dict[str, int]] = deque()  # sent batches: key -> oldest sample
         self._unfollowed: dict[str, int] = {}  # samples acknowledged since the last step
         self._limit = asyncio.Semaphore(CONCURRENCY)  # steps running at once (connections)
+        self.tiered = False  # some series this write touched has tiers
         self.writer = secrets.token_hex(8)  # names this write's marks (rollups.lua)
         self._carry: dict[str, _Carry] = {}  # samples stored in order, no put covers yet
         self._no_put: set[str] = set()  # series this write does not put buckets of
@@ -130,6 +131,7 @@ class WriteTracker:
         if new:
             found = await load_rollups(self.client, new)
             self._rollups.update({k: found.get(k) for k in new})
+            self.tiered = self.tiered or bool(found)
 
     def ensured(self, key: str, created: bool, labels: Mapping[str, str]) -> None:
         """``tsapi_ensure`` made sure series ``key`` exists: if it created it, give it (soon)
@@ -237,6 +239,7 @@ class WriteTracker:
         rollups = Rollups(policy.tiers, f"policy:{policy.name}")
         await set_tiers(self.client, key, rollups, backfill=False)
         self._rollups[key] = rollups
+        self.tiered = True
 
     async def _step(self, key: str) -> None:
         """Recompute the filled buckets the acknowledged samples fell into (a bucket filled

@@ -204,14 +204,13 @@ async def _place(
 ) -> Put | None:
     """One chunk of :func:`put` on one connection."""
     tiers = tiers_arg(rollups.tiers)
-    counts = buckets.parts[1].astype(np.int64).tolist()
-    check = resp_text(
-        "FCALL", functions.CHECK, len(keys), *keys, tiers, writer, s, e, len(counts),
-        *buckets.starts.tolist(), *counts,
-    )  # fmt: skip
+    check = resp_text("FCALL", functions.CHECK, len(keys), *keys, tiers, writer, s, e)
     await _send(conn, resp_text("WATCH", keys[1]).encode(), check.encode())
     await conn.read_response()
     verdict = [int(x) for x in await conn.read_response()]
+    k = int(np.searchsorted(buckets.starts, verdict[1])) if verdict[0] == 1 else 0
+    if verdict[0] == 1 and verdict[2] != int(buckets.parts[1, k:].sum()):
+        verdict = [0]  # raw holds other samples than the writer's there
     if verdict[0] != 1:  # raw samples answer (0), or nothing is to be done here
         if verdict[0] != 0:
             await _send(conn, resp_text("UNWATCH").encode())
@@ -221,7 +220,6 @@ async def _place(
         await conn.read_response()
         return _put_reply(await conn.read_response(), trusted=False)
     a = verdict[1]
-    k = int(np.searchsorted(buckets.starts, a))
     madd: list[bytes | memoryview] = []
     if k < len(buckets.starts):
         m = len(buckets.starts) - k

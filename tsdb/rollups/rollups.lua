@@ -335,20 +335,20 @@ end
 
 -- A writer that computed buckets [s, e) of the finest tier from the samples it wrote there
 -- asks here where they may go: from a on (the finest tier's hi, or s, or past the end of
--- other writers' marks, whichever is last), if raw holds there as many samples as its
--- buckets count (else nowhere: raw samples must answer). Writes nothing: the writer WATCHes
--- the state before, and puts its buckets with commit in one MULTI, so that nothing decided
--- here can change before they land (every fill, mark and claim changes the state).
--- ARGV: tiers, the writer's id, s, e, n, then the n buckets' starts, then their counts.
--- Returns {1, a}: put the buckets from a on; {0}: raw samples answer; {2}: a backfill is
--- pending (it fills); {-1}: no tiers; {-2}: the tier list changed.
+-- other writers' marks, whichever is last), and how many raw samples lie there (they must be
+-- as many as its buckets from a on count: else raw samples answer). Writes nothing: the
+-- writer WATCHes the state before, and puts its buckets with commit in one MULTI, so that
+-- nothing decided here can change before they land (every fill, mark and touch changes the
+-- state). ARGV: tiers, the writer's id, s, e. Returns {1, a, raw samples in [a, e)}; {0}:
+-- raw samples answer; {2}: a backfill is pending (it fills); {-1}: no tiers; {-2}: the tier
+-- list changed.
 local function check(keys, args)
   local h, tiers = load_state(keys[2], args[1])
   if h == nil then return {-1} end
   if h == false then return {-2} end
   if h['pending'] then return {2} end
   local own = 'm:' .. args[2]
-  local s, e, n = tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local s, e = tonumber(args[3]), tonumber(args[4])
   local t = tiers[1]
   local a = t.hi
   if a < 0 then
@@ -364,15 +364,10 @@ local function check(keys, args)
     end
   end
   if a >= e then return {0} end
-  local mine = 0
-  for k = 0, n - 1 do
-    if tonumber(args[6 + k]) >= a then mine = mine + tonumber(args[6 + n + k]) end
-  end
   local stored = 0
   local rows = redis.call('TS.RANGE', keys[1], fmt(a), fmt(e - 1), 'AGGREGATION', 'count', fmt(e - a))
   for k = 1, #rows do stored = stored + val(rows[k][2]) end
-  if stored ~= mine then return {0} end
-  return {1, fmt(a)}
+  return {1, fmt(a), fmt(stored)}
 end
 
 -- The finest tier now holds its buckets [a, e) (a writer put them, after check): fill the
