@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tsdb.bulk import Batch
@@ -150,6 +150,16 @@ def _one_write(draw: st.DrawFn) -> list[list[tuple[int, float]]]:
     changes=operations,
     step=st.integers(1, 60),
     together=st.booleans(),
+)
+@example(  # a write's new buckets pushed the one its touch recomputed a coarser tier from
+    # out of the finest tier's retention: the touch must go first
+    initial=[],
+    tiers=[(20, 0), (10, 1000)],
+    policy=None,
+    writes=[[[(0, 0.0)]], [[(0, 0.0), (50, 0.0)]]],
+    changes=[("write", [(0, 0.0), (1010, 0.0), (1020, 0.0)])],
+    step=1,
+    together=False,
 )
 async def test_tiers_match_raw_after_concurrent_writers(
     store: TimeSeriesStore,

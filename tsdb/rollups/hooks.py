@@ -251,12 +251,12 @@ class WriteTracker:
         if rollups is None:
             return
         runs, self._runs[key] = self._runs.get(key, []), []
-        if runs:
-            await maintain.touch(self.client, key, rollups, runs, self.writer)
         count, first, last = self._stats[key]
         on_way = [batch[key] for batch in self._inflight if key in batch]
-        if key in self._carry and await self._put(key, rollups, min(on_way, default=None)):
+        if key in self._carry and await self._put(key, rollups, runs, min(on_way, default=None)):
             return
+        if runs:
+            await maintain.touch(self.client, key, rollups, runs, self.writer)
         await maintain.advance(
             self.client,
             key,
@@ -265,10 +265,13 @@ class WriteTracker:
             until=min(on_way) if on_way else None,
         )
 
-    async def _put(self, key: str, rollups: Rollups, on_way: int | None) -> bool:
-        """Put the complete buckets of the finest tier that the kept samples of ``key`` make
-        (not the bucket of the newest, nor any a sample still on its way falls in); False
-        when the tiers must be filled from raw samples instead."""
+    async def _put(
+        self, key: str, rollups: Rollups, runs: list[tuple[int, int]], on_way: int | None
+    ) -> bool:
+        """Touch ``runs`` (see :meth:`_step`) and put the complete buckets of the finest tier
+        that the kept samples of ``key`` make (not the bucket of the newest, nor any a sample
+        still on its way falls in), in one Redis function call where it can; False when the
+        tiers must be filled from raw samples instead (``runs`` untouched)."""
         assert isinstance(self.client, Redis)
         carry = self._carry[key]
         bucket = rollups.tiers[0].bucket_ms
@@ -277,17 +280,25 @@ class WriteTracker:
             end = min(end, on_way // bucket * bucket)
         ts, vs = carry.samples()
         complete = int(np.searchsorted(ts, end))
-        if not complete:
-            return True
+        if not complete or len(runs) > maintain.MAX_RANGES:
+            if runs:
+                await maintain.touch(self.client, key, rollups, runs, self.writer)
+            runs = []
+            if not complete:
+                return True
         buckets = maintain.bucket_parts(ts[:complete], vs[:complete], bucket)
         start = int(buckets.starts[0])
-        done = await maintain.put(self.client, key, rollups, self.writer, buckets, start, end)
+        done = await maintain.put(
+            self.client, key, rollups, self.writer, buckets, start, end, touch=runs
+        )
         if done is None:  # the tiers changed: fill from raw samples
             self._no_put.add(key)
             del self._carry[key]
             return False
-        covered = end if done.pending or done.his[0] is None else max(end, done.his[0])
-        carry.drop_before(covered)
+        if done.pending:  # the backfill fills forward; filled buckets still need the touch
+            carry.drop_before(end)
+            return False
+        carry.drop_before(end if done.his[0] is None else max(end, done.his[0]))
         return True
 
 

@@ -157,7 +157,15 @@ class _Rows:
 
 
 async def put(
-    client: Redis, key: str, rollups: Rollups, writer: str, buckets: Buckets, start: int, end: int
+    client: Redis,
+    key: str,
+    rollups: Rollups,
+    writer: str,
+    buckets: Buckets,
+    start: int,
+    end: int,
+    *,
+    touch: Sequence[tuple[int, int]] = (),
 ) -> Put | None:
     """Put ``buckets`` of the finest tier, which ``writer`` computed from the samples it
     stored in ``[start, end)``, where raw holds exactly those samples, then fill the coarser
@@ -167,8 +175,11 @@ async def put(
     state WATCHed; the buckets then land with plain TS.MADD (no Lua handling each value) in a
     MULTI with ``commit``. If the state changed meanwhile (another writer's fill, mark or
     change), the MULTI is dropped and raw samples answer. None: the series has no tiers, or
-    not these ones (any more)."""
+    not these ones (any more). ``touch``: raw time ranges (inclusive) ``writer`` stored since
+    its last step, touched (see :func:`touch`) by the first ``commit`` (not when None or
+    pending is answered)."""
     keys = function_keys(key, rollups.tiers)
+    touched: list[int | str] = [writer] + [t for run in sorted(touch) for t in run] if touch else []
     names = [part_key(key, rollups.tiers[0], part) for part in PARTS]
     done: Put | None = None
     for first in range(0, len(buckets.starts), PUT_BUCKETS):
@@ -180,7 +191,9 @@ async def put(
             for attempt in range(2):
                 try:
                     async with functions.connection(client) as conn:
-                        step = await _place(conn, keys, names, rollups, writer, chunk, s, e)
+                        step = await _place(
+                            conn, keys, names, rollups, writer, chunk, s, e, touched
+                        )
                     break
                 except ResponseError as exc:  # a flushed Redis lost the library: load it
                     if attempt or not is_missing_function(exc):
@@ -188,6 +201,7 @@ async def put(
                     await functions.load(client)
         if step is None or step.pending:
             return step
+        touched = []
         done = Put(step.trusted or (done is not None and done.trusted), False, step.his)
     return done
 
@@ -201,6 +215,7 @@ async def _place(
     buckets: Buckets,
     s: int,
     e: int,
+    touched: list[int | str],
 ) -> Put | None:
     """One chunk of :func:`put` on one connection."""
     tiers = tiers_arg(rollups.tiers)
@@ -216,7 +231,7 @@ async def _place(
             await _send(conn, resp_text("UNWATCH").encode())
             await conn.read_response()
             return _put_reply(verdict, trusted=False)
-        await _send(conn, resp_text("UNWATCH").encode(), _commit(keys, tiers, e, e))
+        await _send(conn, resp_text("UNWATCH").encode(), _commit(keys, tiers, e, e, touched))
         await conn.read_response()
         return _put_reply(await conn.read_response(), trusted=False)
     a = verdict[1]
@@ -231,26 +246,25 @@ async def _place(
         )
         body, _ = encode_samples(rows, 0, len(rows.ts))
         madd = [f"*{1 + 3 * len(rows.ts)}\r\n$7\r\nTS.MADD\r\n".encode(), body]
-    await _send(
-        conn,
-        resp_text("MULTI").encode(),
-        *madd,
-        _commit(keys, tiers, a, e),
-        b"*1\r\n$4\r\nEXEC\r\n",
-    )
-    for _ in range(2 + (1 if madd else 0)):
+    # the touch goes first: the new buckets may push old ones out of a tier's retention,
+    # and the touch may need those to recompute a coarser tier's buckets
+    touch = [resp_text("FCALL", functions.TOUCH, len(keys), *keys, tiers, *touched).encode()]
+    commands = [*(touch if touched else []), *madd, _commit(keys, tiers, a, e, [])]
+    await _send(conn, resp_text("MULTI").encode(), *commands, b"*1\r\n$4\r\nEXEC\r\n")
+    for _ in range(1 + len(commands) - (1 if madd else 0)):
         await conn.read_response()  # OK, QUEUED...
     done = await conn.read_response()
     if done is None:  # the state changed since the check: raw samples answer
-        await _send(conn, _commit(keys, tiers, e, e))
+        await _send(conn, _commit(keys, tiers, e, e, touched))
         return _put_reply(await conn.read_response(), trusted=False)
-    if isinstance(done[-1], Exception):
-        raise done[-1]
+    for reply in done:
+        if isinstance(reply, Exception):
+            raise reply
     return _put_reply(done[-1], trusted=True)
 
 
-def _commit(keys: list[str], tiers: str, a: int, e: int) -> bytes:
-    return resp_text("FCALL", functions.COMMIT, len(keys), *keys, tiers, a, e).encode()
+def _commit(keys: list[str], tiers: str, a: int, e: int, touched: list[int | str]) -> bytes:
+    return resp_text("FCALL", functions.COMMIT, len(keys), *keys, tiers, a, e, *touched).encode()
 
 
 async def _send(conn: AbstractConnection, *parts: bytes | memoryview) -> None:

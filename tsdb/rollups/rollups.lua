@@ -283,25 +283,22 @@ local function advance(keys, args)
 end
 
 -- Recompute the filled buckets that raw changes touched, and mark where they touched buckets
--- not filled yet. ARGV: tiers, the writer's id, then pairs of raw times a z (inclusive;
--- sorted by a) that writes or deletes changed. Returns the number of tier buckets
--- recomputed; -1: no tiers; -2: the tier list changed.
-local function touch(keys, args)
-  local h, tiers = load_state(keys[2], args[1])
-  if h == nil then return -1 end
-  if h == false then return -2 end
+-- not filled yet: the work of touch, on a loaded state, for the pairs of raw times a z in
+-- args from index k0 on (inclusive; sorted by a), changed by writer. Returns the number of
+-- tier buckets recomputed.
+local function retouch(keys, h, tiers, writer, args, k0)
   local raw_from = 0
   local retention = tonumber(h['raw_retention'] or '0')
   local newest = redis.call('TS.GET', keys[1])
   if retention > 0 and #newest > 0 then raw_from = math.max(0, newest[1] - retention) end
-  if #args >= 4 and #newest > 0 then
+  if #args >= k0 + 1 and #newest > 0 then
     -- past the finest tier's filled buckets (and up to the newest sample: nothing is
-    -- changed after it), the change is marked for the writers that put buckets (see put)
-    local x, y = tonumber(args[3]), -1
-    for k = 4, #args, 2 do y = math.max(y, tonumber(args[k])) end
+    -- changed after it), the change is marked for the writers that put buckets (see check)
+    local x, y = tonumber(args[k0]), -1
+    for k = k0 + 1, #args, 2 do y = math.max(y, tonumber(args[k])) end
     y = math.min(y, newest[1])
     x = math.max(x, tiers[1].hi)
-    if x <= y then note_mark(keys, h, 'm:' .. args[2], x, y) end
+    if x <= y then note_mark(keys, h, 'm:' .. writer, x, y) end
   end
   -- every touch changes the state: a writer's buckets WATCHed since its check (see check)
   -- must not land over a change they do not include
@@ -312,7 +309,7 @@ local function touch(keys, args)
     local from = kept_from(t)
     if from then
       local ranges = {}
-      for k = 3, #args - 1, 2 do
+      for k = k0, #args - 1, 2 do
         local a = math.max(floor_to(math.min(tonumber(args[k]), MAX_TS), t.b), from)
         local z = math.min(floor_to(math.min(tonumber(args[k + 1]), MAX_TS), t.b) + t.b, t.hi)
         if a < z then
@@ -331,6 +328,17 @@ local function touch(keys, args)
     end
   end
   return count
+end
+
+-- Recompute the filled buckets that raw changes touched, and mark where they touched buckets
+-- not filled yet (see retouch). ARGV: tiers, the writer's id, then pairs of raw times a z
+-- (inclusive; sorted by a) that writes or deletes changed. Returns the number of tier
+-- buckets recomputed; -1: no tiers; -2: the tier list changed.
+local function touch(keys, args)
+  local h, tiers = load_state(keys[2], args[1])
+  if h == nil then return -1 end
+  if h == false then return -2 end
+  return retouch(keys, h, tiers, args[2], args, 3)
 end
 
 -- A writer that computed buckets [s, e) of the finest tier from the samples it wrote there
@@ -373,13 +381,16 @@ end
 -- The finest tier now holds its buckets [a, e) (a writer put them, after check): fill the
 -- buckets from its hi up to a from raw samples, move its hi to e, and fill the coarser
 -- tiers forward from the finer ones up to there. With a = e, raw samples answer for all of
--- it (a writer whose buckets check refused). ARGV: tiers, a, e. Returns {0, hi of each
--- tier...}; {-1}: no tiers; {-2}: the tier list changed; {2}: a backfill is pending.
+-- it (a writer whose buckets check refused). ARGV: tiers, a, e, and optionally the writer's
+-- id and pairs of raw times it stored since its last step, to touch first (see retouch).
+-- Returns {0, hi of each tier...}; {-1}: no tiers; {-2}: the tier list changed; {2}: a
+-- backfill is pending.
 local function commit(keys, args)
   local h, tiers = load_state(keys[2], args[1])
   if h == nil then return {-1} end
   if h == false then return {-2} end
   if h['pending'] then return {2} end
+  if #args >= 4 then retouch(keys, h, tiers, args[4], args, 5) end
   local newest = redis.call('TS.GET', keys[1])
   if #newest == 0 then return {2} end
   local retention = tonumber(h['raw_retention'] or '0')
