@@ -272,6 +272,20 @@ async def test_a_change_between_a_writers_check_and_its_buckets_makes_raw_answer
     assert [tuple(p) for p in await tiered_range(store, key, query)] == [(0, 100.0), (100, 1099.0)]
 
 
+async def test_a_long_write_puts_its_buckets_in_chunks(store: TimeSeriesStore) -> None:
+    """More buckets than one call takes: the writer's buckets go in several chunks, each
+    checked on its own, and the tiers hold exactly what raw samples aggregate to."""
+    key = "long-write"
+    await store.create(key)
+    await set_tiers(store.client, key, Rollups((Tier(10), Tier(1_000))))
+    rng = np.random.default_rng(3)
+    ts = np.arange(0, 30_000, 5, dtype=np.int64)  # 3,000 buckets of 10 ms
+    await store.write_series(key, ts, rng.normal(0, 1e3, len(ts)))
+    await _check_tier_series(store, key)
+    state = await read_states(store.client, key)
+    assert state is not None and state.states[0].covers == (0, 29_989)
+
+
 def _query(data: st.DataObject, tiers: tuple[Tier, ...]) -> RangeQuery:
     tier = data.draw(st.sampled_from(tiers))
     bucket = tier.bucket_ms * data.draw(st.integers(1, 6))

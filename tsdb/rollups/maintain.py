@@ -1,7 +1,8 @@
 """Keeping tiers filled: forward as raw samples arrive (or a backfill runs), and recomputed
 where writes into the past, updates, merges and deletes changed raw samples.
 
-Every call is one atomic Redis function call (``rollups.lua``) that aggregates at most about
+Every call is one atomic Redis function call (``rollups.lua``), or for a writer's own
+buckets a read-only check then a ``MULTI`` (:func:`put`), that aggregates at most about
 :data:`BUDGET` raw samples per tier reading raw, so that no call holds Redis for long; the
 loops here call again until the work is done.
 """
@@ -182,8 +183,7 @@ async def put(
     touched: list[int | str] = [writer] + [t for run in sorted(touch) for t in run] if touch else []
     names = [part_key(key, rollups.tiers[0], part) for part in PARTS]
     done: Put | None = None
-    for first in range(0, len(buckets.starts), PUT_BUCKETS):
-        last = min(first + PUT_BUCKETS, len(buckets.starts))
+    for first, last in _chunks(buckets.parts[1]):
         s = start if first == 0 else int(buckets.starts[first])
         e = end if last == len(buckets.starts) else int(buckets.starts[last])
         chunk = Buckets(buckets.starts[first:last], buckets.parts[:, first:last])
@@ -204,6 +204,21 @@ async def put(
         touched = []
         done = Put(step.trusted or (done is not None and done.trusted), False, step.his)
     return done
+
+
+def _chunks(counts: npt.NDArray[np.float64]) -> list[tuple[int, int]]:
+    """Consecutive chunks of buckets: at most :data:`PUT_BUCKETS` of them, and at most
+    :data:`BUDGET` samples (or one bucket), for calls that hold Redis as briefly as
+    :func:`advance`'s."""
+    total = np.cumsum(counts)
+    chunks: list[tuple[int, int]] = []
+    first, done = 0, 0.0
+    while first < len(counts):
+        last = int(np.searchsorted(total, done + BUDGET, side="right"))
+        last = max(first + 1, min(last, first + PUT_BUCKETS))
+        chunks.append((first, last))
+        first, done = last, float(total[last - 1])
+    return chunks
 
 
 async def _place(
