@@ -150,6 +150,7 @@ def _one_write(draw: st.DrawFn) -> list[list[tuple[int, float]]]:
     changes=operations,
     step=st.integers(1, 60),
     together=st.booleans(),
+    carry=st.sampled_from([hooks.CARRY_SAMPLES, 30]),
 )
 @example(  # a write's new buckets pushed the one its touch recomputed a coarser tier from
     # out of the finest tier's retention: the touch must go first
@@ -160,6 +161,7 @@ def _one_write(draw: st.DrawFn) -> list[list[tuple[int, float]]]:
     changes=[("write", [(0, 0.0), (1010, 0.0), (1020, 0.0)])],
     step=1,
     together=False,
+    carry=hooks.CARRY_SAMPLES,
 )
 async def test_tiers_match_raw_after_concurrent_writers(
     store: TimeSeriesStore,
@@ -171,10 +173,12 @@ async def test_tiers_match_raw_after_concurrent_writers(
     changes: list[tuple[Any, ...]],
     step: int,
     together: bool,
+    carry: int,
 ) -> None:
     """Writers that put the buckets of their own samples, before, after or at the same time as
     other writers, updates and deletes of the same series, leave every tier equal to raw."""
     monkeypatch.setattr(hooks, "STEP_SAMPLES", step)  # a step every few samples
+    monkeypatch.setattr(hooks, "CARRY_SAMPLES", carry)  # 30: writers stop computing buckets
     key = f"c:{next(_keys)}"
     duplicate = DuplicatePolicy(policy) if policy else None
     await store.create(key, SeriesConfig(duplicate_policy=duplicate))

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 CONCURRENCY = 8
 """Series whose tiers one finishing write updates at a time."""
+CARRY_SAMPLES = 2_000_000
+"""Samples a write keeps at most for the buckets it computes itself (32 MB; a series that
+would pass it, one whose finest buckets hold very many samples, is filled from raw)."""
 STEP_SAMPLES = 20_000
 """Samples of a series acknowledged before a background step follows them (fewer, bigger
 steps cost Redis less; the last step, when the write finishes, takes the rest)."""
@@ -94,6 +97,7 @@ class WriteTracker:
         self.writer = secrets.token_hex(8)  # names this write's marks (rollups.lua)
         self._carry: dict[str, _Carry] = {}  # samples stored in order, no put covers yet
         self._no_put: set[str] = set()  # series this write does not put buckets of
+        self._carried = 0  # samples in self._carry
 
     async def prepare(
         self, keys: Sequence[str], codes: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]
@@ -190,13 +194,21 @@ class WriteTracker:
             (carry is not None and times[0] <= carry.last)
             or (len(times) > 1 and not bool(np.all(times[1:] > times[:-1])))
             or not bool(np.isfinite(values).all())
+            or self._carried + len(times) > CARRY_SAMPLES
         ):
-            self._no_put.add(key)
-            self._carry.pop(key, None)
+            self._stop_keeping(key)
             return
         if carry is None:
             carry = self._carry[key] = _Carry()
         carry.add(times, values)
+        self._carried += len(times)
+
+    def _stop_keeping(self, key: str) -> None:
+        """Fill the tiers of ``key`` from raw samples for the rest of this write."""
+        self._no_put.add(key)
+        carry = self._carry.pop(key, None)
+        if carry is not None:
+            self._carried -= carry.size
 
     async def finish(self) -> None:
         """Wait for the background steps; recompute the buckets writes into the past touched;
@@ -233,8 +245,7 @@ class WriteTracker:
             self._policy_list = await load_policies(self.client)
         policy = policy_for(self._policy_list, labels)
         if policy is None:
-            self._no_put.add(key)
-            self._carry.pop(key, None)
+            self._stop_keeping(key)
             return
         rollups = Rollups(policy.tiers, f"policy:{policy.name}")
         await set_tiers(self.client, key, rollups, backfill=False)
@@ -270,7 +281,7 @@ class WriteTracker:
     ) -> bool:
         """Touch ``runs`` (see :meth:`_step`) and put the complete buckets of the finest tier
         that the kept samples of ``key`` make (not the bucket of the newest, nor any a sample
-        still on its way falls in), in one Redis function call where it can; False when the
+        still on its way falls in), the touch with the put where it can; False when the
         tiers must be filled from raw samples instead (``runs`` untouched)."""
         assert isinstance(self.client, Redis)
         carry = self._carry[key]
@@ -292,13 +303,12 @@ class WriteTracker:
             self.client, key, rollups, self.writer, buckets, start, end, touch=runs
         )
         if done is None:  # the tiers changed: fill from raw samples
-            self._no_put.add(key)
-            del self._carry[key]
+            self._stop_keeping(key)
             return False
         if done.pending:  # the backfill fills forward; filled buckets still need the touch
-            carry.drop_before(end)
+            self._carried -= carry.drop_before(end)
             return False
-        carry.drop_before(end if done.his[0] is None else max(end, done.his[0]))
+        self._carried -= carry.drop_before(end if done.his[0] is None else max(end, done.his[0]))
         return True
 
 
@@ -322,10 +332,16 @@ class _Carry:
             return np.empty(0, np.int64), np.empty(0, np.float64)
         return self._ts[0], self._vs[0]
 
-    def drop_before(self, t: int) -> None:
+    @property
+    def size(self) -> int:
+        return sum(len(ts) for ts in self._ts)
+
+    def drop_before(self, t: int) -> int:
+        """Forget the samples before ``t`` (a put covered them); how many."""
         ts, vs = self.samples()
         keep = int(np.searchsorted(ts, t))
         self._ts, self._vs = ([ts[keep:]], [vs[keep:]]) if keep < len(ts) else ([], [])
+        return keep
 
 
 def _starts(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:

@@ -139,10 +139,9 @@ def bucket_parts(ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64], bucket:
 
 @dataclass(frozen=True)
 class Put:
-    """What :func:`put` did: whether any of the writer's buckets went in (else raw samples
-    answered), whether a backfill is pending (it fills the tiers), and each tier's ``hi``."""
+    """What :func:`put` left: whether a backfill is pending (it fills the tiers), and each
+    tier's ``hi``."""
 
-    trusted: bool
     pending: bool
     his: tuple[int | None, ...]
 
@@ -202,7 +201,7 @@ async def put(
         if step is None or step.pending:
             return step
         touched = []
-        done = Put(step.trusted or (done is not None and done.trusted), False, step.his)
+        done = step
     return done
 
 
@@ -245,10 +244,10 @@ async def _place(
         if verdict[0] != 0:
             await _send(conn, resp_text("UNWATCH").encode())
             await conn.read_response()
-            return _put_reply(verdict, trusted=False)
+            return _put_reply(verdict)
         await _send(conn, resp_text("UNWATCH").encode(), _commit(keys, tiers, e, e, touched))
         await conn.read_response()
-        return _put_reply(await conn.read_response(), trusted=False)
+        return _put_reply(await conn.read_response())
     a = verdict[1]
     madd: list[bytes | memoryview] = []
     if k < len(buckets.starts):
@@ -271,11 +270,11 @@ async def _place(
     done = await conn.read_response()
     if done is None:  # the state changed since the check: raw samples answer
         await _send(conn, _commit(keys, tiers, e, e, touched))
-        return _put_reply(await conn.read_response(), trusted=False)
+        return _put_reply(await conn.read_response())
     for reply in done:
         if isinstance(reply, Exception):
             raise reply
-    return _put_reply(done[-1], trusted=True)
+    return _put_reply(done[-1])
 
 
 def _commit(keys: list[str], tiers: str, a: int, e: int, touched: list[int | str]) -> bytes:
@@ -286,13 +285,13 @@ async def _send(conn: AbstractConnection, *parts: bytes | memoryview) -> None:
     await conn.send_packed_command(list(parts), check_health=False)  # type: ignore[arg-type]
 
 
-def _put_reply(reply: list[Any], *, trusted: bool) -> Put | None:
+def _put_reply(reply: list[Any]) -> Put | None:
     values = [int(x) for x in reply]
     if values[0] in (NO_TIERS, STALE):
         return None
     if values[0] == PENDING:
-        return Put(False, True, ())
-    return Put(trusted, False, tuple(None if h < 0 else h for h in values[1:]))
+        return Put(True, ())
+    return Put(False, tuple(None if h < 0 else h for h in values[1:]))
 
 
 async def _call(
