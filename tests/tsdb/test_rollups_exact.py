@@ -26,7 +26,7 @@ from tsdb.errors import WriteRejected
 from tsdb.models import Aggregation, BucketTimestamp, DuplicatePolicy, RangeQuery, SeriesConfig
 from tsdb.rejections import Rejections
 from tsdb.rollups import functions, hooks
-from tsdb.rollups.config import part_key, read_states, set_tiers
+from tsdb.rollups.config import function_keys, part_key, read_states, set_tiers
 from tsdb.rollups.manage import backfill
 from tsdb.rollups.models import PARTS, Rollups, Tier
 from tsdb.rollups.read import open_read, tiered_range
@@ -288,6 +288,26 @@ async def test_a_long_write_puts_its_buckets_in_chunks(store: TimeSeriesStore) -
     await _check_tier_series(store, key)
     state = await read_states(store.client, key)
     assert state is not None and state.states[0].covers == (0, 29_989)
+
+
+async def test_many_small_writes_into_an_open_bucket_keep_few_marks(
+    store: TimeSeriesStore,
+) -> None:
+    """A sample at a time into a bucket that stays open (a scraper writing every 15 s into
+    a daily tier): each write marks its sample, but the marks merge past 16, and the tiers
+    stay exact once the bucket closes."""
+    key = "small-writes"
+    await store.create(key)
+    await set_tiers(store.client, key, Rollups((Tier(1_000), Tier(2_000))))
+    for t in range(0, 1_000, 10):
+        await store.add_many([(key, t, float(t))])
+    state_key = function_keys(key, (Tier(1_000), Tier(2_000)))[1]
+    marks = [f for f in await store.client.hkeys(state_key) if f.startswith("m:")]
+    assert 1 <= len(marks) <= 17
+    await store.add_many([(key, t, 1.0) for t in range(1_000, 2_500, 10)])
+    await _check_tier_series(store, key)
+    state = await read_states(store.client, key)
+    assert state is not None and state.states[0].covers == (0, 1_999)
 
 
 def _query(data: st.DataObject, tiers: tuple[Tier, ...]) -> RangeQuery:

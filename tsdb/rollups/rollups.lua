@@ -90,7 +90,10 @@ local function mark_range(v)
 end
 
 -- Note that writer ('m:' .. id) stored or changed raw samples in [x, y] (merged with what it
--- noted before).
+-- noted before). Past MAX_MARKS marks (many small writes into a bucket still open), the
+-- others merge into one, m:many, which no writer owns: it only makes more of the writers'
+-- buckets come from raw samples.
+local MAX_MARKS = 16
 local function note_mark(keys, h, field, x, y)
   if h[field] then
     local x0, y0 = mark_range(h[field])
@@ -98,6 +101,20 @@ local function note_mark(keys, h, field, x, y)
   end
   h[field] = fmt(x) .. ',' .. fmt(y)
   redis.call('HSET', keys[2], field, h[field])
+  local others = {}
+  for f, _ in pairs(h) do
+    if f ~= field and string.sub(f, 1, 2) == 'm:' then others[#others + 1] = f end
+  end
+  if #others <= MAX_MARKS then return end
+  local lo, hi = MAX_TS, -1
+  for _, f in ipairs(others) do
+    local a, z = mark_range(h[f])
+    lo, hi = math.min(lo, a), math.max(hi, z)
+    redis.call('HDEL', keys[2], f)
+    h[f] = nil
+  end
+  h['m:many'] = fmt(lo) .. ',' .. fmt(hi)
+  redis.call('HSET', keys[2], 'm:many', h['m:many'])
 end
 
 -- Drop the marks the finest tier is filled past (hi: its hi).
@@ -273,7 +290,7 @@ local function advance(keys, args)
   if hi >= 0 then
     prune_marks(keys, h, hi)
     -- the samples after the filled buckets may be anybody's: a writer's own buckets must not
-    -- be trusted over them (see put)
+    -- be trusted over them (see check)
     if #newest > 0 and newest[1] >= hi then
       h['m:tail'] = nil
       note_mark(keys, h, 'm:tail', hi, newest[1])
