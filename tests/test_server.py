@@ -153,8 +153,9 @@ def _established(pid: int, port: int) -> int:
 
 @pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(),
-    reason="Linux only (tsapi's servers run on Linux): the test counts the server's Redis "
-    "connections in /proc/net/tcp, which macOS and BSD do not have",
+    reason="Linux only (tsapi's servers and CI run on Linux): the test finds which server "
+    "process holds each HTTP connection through /proc (a process' children, its sockets, "
+    "/proc/net/tcp), which macOS and BSD do not have",
 )
 def test_server_processes_share_connections_opened_at_once(redis_url: str) -> None:
     port = free_port()

@@ -109,7 +109,6 @@ local function index_add(prefix, key, labels)
   return 0
 end
 
--- The message of an error caught by pcall.
 -- Move the generation next to the index: writers forget the series they knew settled
 -- (tsdb/known.py). A value that is not a number (written by hand) is replaced by the clock.
 local function bump(prefix)
@@ -120,6 +119,7 @@ local function bump(prefix)
   end
 end
 
+-- The message of an error caught by pcall.
 local function message(err)
   if type(err) == 'table' and err.err then return err.err end
   return tostring(err)

@@ -291,12 +291,11 @@ class WriteTracker:
             end = min(end, on_way // bucket * bucket)
         ts, vs = carry.samples()
         complete = int(np.searchsorted(ts, end))
-        if not complete or len(runs) > maintain.MAX_RANGES:
-            if runs:
-                await maintain.touch(self.client, key, rollups, runs, self.writer)
+        if runs and (not complete or len(runs) > maintain.MAX_RANGES):
+            await maintain.touch(self.client, key, rollups, runs, self.writer)
             runs = []
-            if not complete:
-                return True
+        if not complete:
+            return True
         buckets = maintain.bucket_parts(ts[:complete], vs[:complete], bucket)
         start = int(buckets.starts[0])
         done = await maintain.put(

@@ -61,6 +61,16 @@ local function load_state(state_key, tiers_arg)
   return h, tiers
 end
 
+-- The state and tiers for a call that fills them; else nil, nil and what the call returns:
+-- -1 (no tiers), -2 (the tier list changed) or 2 (a backfill is pending: it fills).
+local function fillable_state(keys, tiers_arg)
+  local h, tiers = load_state(keys[2], tiers_arg)
+  if h == nil then return nil, nil, -1 end
+  if h == false then return nil, nil, -2 end
+  if h['pending'] then return nil, nil, 2 end
+  return h, tiers
+end
+
 local function part_key(keys, i, p) return keys[2 + (i - 1) * NPARTS + p] end
 
 -- Where the tier's kept buckets start (nil: it keeps none).
@@ -300,13 +310,12 @@ local function advance(keys, args)
 end
 
 -- Recompute the filled buckets that raw changes touched, and mark where they touched buckets
--- not filled yet: the work of touch, on a loaded state, for the pairs of raw times a z in
--- args from index k0 on (inclusive; sorted by a), changed by writer. Returns the number of
--- tier buckets recomputed.
-local function retouch(keys, h, tiers, writer, args, k0)
+-- not filled yet: the work of touch, on a loaded state and the raw series' newest sample
+-- (TS.GET), for the pairs of raw times a z in args from index k0 on (inclusive; sorted by
+-- a), changed by writer. Returns the number of tier buckets recomputed.
+local function retouch(keys, h, tiers, newest, writer, args, k0)
   local raw_from = 0
   local retention = tonumber(h['raw_retention'] or '0')
-  local newest = redis.call('TS.GET', keys[1])
   if retention > 0 and #newest > 0 then raw_from = math.max(0, newest[1] - retention) end
   if #args >= k0 + 1 and #newest > 0 then
     -- past the finest tier's filled buckets (and up to the newest sample: nothing is
@@ -355,7 +364,7 @@ local function touch(keys, args)
   local h, tiers = load_state(keys[2], args[1])
   if h == nil then return -1 end
   if h == false then return -2 end
-  return retouch(keys, h, tiers, args[2], args, 3)
+  return retouch(keys, h, tiers, redis.call('TS.GET', keys[1]), args[2], args, 3)
 end
 
 -- A writer that computed buckets [s, e) of the finest tier from the samples it wrote there
@@ -368,10 +377,8 @@ end
 -- raw samples answer; {2}: a backfill is pending (it fills); {-1}: no tiers; {-2}: the tier
 -- list changed.
 local function check(keys, args)
-  local h, tiers = load_state(keys[2], args[1])
-  if h == nil then return {-1} end
-  if h == false then return {-2} end
-  if h['pending'] then return {2} end
+  local h, tiers, code = fillable_state(keys, args[1])
+  if not h then return {code} end
   local own = 'm:' .. args[2]
   local s, e = tonumber(args[3]), tonumber(args[4])
   local t = tiers[1]
@@ -403,12 +410,10 @@ end
 -- Returns {0, hi of each tier...}; {-1}: no tiers; {-2}: the tier list changed; {2}: a
 -- backfill is pending.
 local function commit(keys, args)
-  local h, tiers = load_state(keys[2], args[1])
-  if h == nil then return {-1} end
-  if h == false then return {-2} end
-  if h['pending'] then return {2} end
-  if #args >= 4 then retouch(keys, h, tiers, args[4], args, 5) end
+  local h, tiers, code = fillable_state(keys, args[1])
+  if not h then return {code} end
   local newest = redis.call('TS.GET', keys[1])
+  if #args >= 4 then retouch(keys, h, tiers, newest, args[4], args, 5) end
   if #newest == 0 then return {2} end
   local retention = tonumber(h['raw_retention'] or '0')
   local raw_whole = retention > 0 and math.max(0, newest[1] - retention) or 0
