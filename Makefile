@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench provision images clean
 
-$(STAMP): setup.cfg pyproject.toml client/pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml client/pyproject.toml tsdb/_speedups.c promql/_wire.c
 	$(MAKE) provision
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -9,7 +9,9 @@
 #  - for the container images and tests: podman (with runc and netavark) and debootstrap, and a
 #    containers.conf drop-in that lets containers start on this kind of machine (see below);
 #  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
-#    against (tests start their own binary; the package's systemd service plays no part).
+#    against (tests start their own binary; the package's systemd service plays no part);
+#  - gcc and Python's headers, which build tsdb._speedups (the compiled reader of TS.MRANGE
+#    replies; without them pip installs tsapi without it, and PromQL reads are slower).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -27,6 +29,9 @@ command -v catatonit >/dev/null || tools+=(catatonit)  # the pause process of `p
 [ -x /usr/lib/podman/netavark ] || tools+=(netavark aardvark-dns)
 command -v debootstrap >/dev/null || tools+=(debootstrap)
 command -v prometheus >/dev/null || tools+=(prometheus)  # tests/promql's reference
+command -v gcc >/dev/null || tools+=(gcc libc6-dev)  # tsdb._speedups
+"${PYTHON:-python3}" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
+  || tools+=(python3-dev)
 
 # crun fails on a hybrid cgroup layout, and podman's default ulimits ask for more than the
 # hard limits of some machines (`setrlimit ... Operation not permitted`): runc, cgroupfs and
@@ -51,7 +56,7 @@ network_backend = "netavark"'
 if [ "$need_ssl$need_chromium" = "00" ] && [ ${#tools[@]} -eq 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   containers_conf
-  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, victoria-metrics, podman, debootstrap and prometheus are present"
+  echo "provision: libssl1.1, chromium, openssl, iproute2, wrk, victoria-metrics, podman, debootstrap, prometheus, gcc and Python's headers are present"
   exit 0
 fi
 

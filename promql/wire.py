@@ -31,6 +31,14 @@ from google.protobuf.message import DecodeError
 
 from promql.proto import remote_pb2
 
+try:
+    from promql import _wire as _speedups
+except ImportError:  # built without a C compiler: the walker below reads every body
+    _speedups = None  # type: ignore[assignment]
+
+COMPILED = _speedups is not None
+"""Whether canonical bodies are walked in C."""
+
 __all__ = ["Fallback", "Scanned", "scan_write_request"]
 
 _MAX_FIELD = (1 << 29) - 1
@@ -347,8 +355,61 @@ class _Walker:
         )
 
 
-def scan_write_request(raw: bytes) -> Scanned:
-    """The series of a decompressed ``WriteRequest`` (raises :class:`Fallback`)."""
+def scan_write_request(raw: bytes, *, compiled: bool = COMPILED) -> Scanned:
+    """The series of a decompressed ``WriteRequest`` (raises :class:`Fallback`): walked by
+    :mod:`tsdb._speedups` when it is in the canonical layout (and ``compiled``), else by
+    :class:`_Walker`."""
+    if compiled:
+        found = _speedups.write_request(raw)
+        if found is not None:
+            return _scanned(raw, *found)
     walker = _Walker(raw)
     walker.walk()
     return walker.result()
+
+
+def _scanned(
+    raw: bytes,
+    spans: bytearray,
+    offsets: bytearray,
+    t: bytearray,
+    v: bytearray,
+    exemplars: int,
+    histograms: int,
+    metadata: int,
+) -> Scanned:
+    """:class:`Scanned` from the compiled walk's columns; each series' label records
+    (the same bytes in every body of a sender) are read once per process."""
+    bounds = np.frombuffer(spans, dtype=np.int64)
+    where = np.frombuffer(offsets, dtype=np.int64)
+    labels: list[list[tuple[bytes, bytes]]] = []
+    for start, stop in zip(bounds[0:-1:2].tolist(), bounds[1::2].tolist(), strict=True):
+        head = raw[start:stop]
+        pairs = _HEADS.get(head)
+        if pairs is None:
+            pairs = _label_records(raw, start, stop)
+            if len(_HEADS) >= _HEADS_KEPT:
+                _HEADS.clear()
+            _HEADS[head] = pairs
+        labels.append(list(pairs))
+    samples = int(where[-1])
+    return Scanned(
+        labels,
+        where,
+        np.frombuffer(t, dtype=np.int64)[:samples],
+        np.frombuffer(v, dtype=np.float64)[:samples],
+        exemplars,
+        histograms,
+        metadata,
+    )
+
+
+def _label_records(raw: bytes, p: int, end: int) -> list[tuple[bytes, bytes]]:
+    """The pairs of consecutive label records (field 1 of a series) in ``raw[p:end]``."""
+    pairs = []
+    while p < end:
+        _, _, p = _tag(raw, p, end)
+        length, p = _varint(raw, p, end)
+        pairs.append(_label(raw, p, p + length))
+        p += length
+    return pairs

@@ -21,7 +21,7 @@ from tsdb.connection import Client
 from tsdb.errors import InvalidQuery
 from tsdb.faults import translate
 from tsdb.filters import parse_filters
-from tsdb.mrange_reply import Parsed, Unusual, parse_mrange
+from tsdb.mrange_reply import Joined, Parsed, Unusual
 
 __all__ = ["RawSeries", "range_by_keys", "range_matching"]
 
@@ -69,11 +69,11 @@ async def _with_specials(client: Client, found: list[RawSeries], start: int, end
             series.t, series.v = specials.merge(series.t, series.v, *extra[series.key])
 
 
-SLICE_MS = 6 * 3_600_000
+SLICE_MS = 3 * 3_600_000
 """A ``TS.MRANGE`` over a longer span is read in up to :data:`SLICES` consecutive time
 slices, one after the other on one connection: Redis produces the next slice's reply while
 this process parses the previous one."""
-SLICES = 4
+SLICES = 8
 
 
 def _slices(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
@@ -87,11 +87,13 @@ class _NotRaw(Exception):
     """The reply cannot be read raw: read it through redis-py."""
 
 
-async def _mrange_raw(client: Redis, commands: Sequence[Sequence[Any]]) -> list[Parsed]:
-    """The replies of ``commands`` (``TS.MRANGE ... WITHLABELS``), each parsed from its raw
-    RESP3 bytes (:mod:`tsdb.mrange_reply`) on one pooled connection. The next command is
-    sent as soon as the previous reply starts to arrive (Redis is then done with it), so
-    that Redis works on it while this process reads and parses.
+async def _mrange_raw(client: Redis, commands: Sequence[Sequence[Any]]) -> Parsed:
+    """The replies of ``commands`` (``TS.MRANGE`` of consecutive time slices, the first
+    ``WITHLABELS``), parsed from their raw RESP3 bytes (:mod:`tsdb.mrange_reply`) on one
+    pooled connection and joined per series. The next command is
+    sent once the previous reply is all here, so that Redis works on it while this process
+    parses. (Sent any sooner, it keeps Redis, which has one thread, from writing out the
+    rest of the previous reply until it is done: this process then waits for both.)
 
     Each command is followed by an ``ECHO`` of a random token: its reply (found in the
     bytes) ends the command's reply, whose own structure the parser checks to end exactly
@@ -113,41 +115,34 @@ async def _mrange_raw(client: Redis, commands: Sequence[Sequence[Any]]) -> list[
         ]
         await conn.send_packed_command(packed[0])
         data = bytearray()
-        out: list[Parsed] = []
+        joined = Joined(len(commands))
         for i, tail in enumerate(tails):
-            at, sent_next, seen = -1, i + 1 >= len(commands), 0
+            at, seen = -1, 0
             while True:
                 at = data.find(tail, seen)
                 if at >= 0:
                     break
                 seen = max(0, len(data) - len(tail))  # only new bytes are searched next
-                if data and not sent_next:
-                    await conn.send_packed_command(packed[i + 1])
-                    sent_next = True
                 async with asyncio.timeout(conn.socket_timeout):  # as redis-py reads
                     chunk = await reader.read(1 << 22)
                 if not chunk:
                     raise ConnectionError("connection closed while reading a reply")
                 data += chunk
-            if not sent_next:
+            if i + 1 < len(commands):
                 await conn.send_packed_command(packed[i + 1])
-            out.append(_parsed(data, at))  # the token's reply follows: no copy for padding
+            if data[:1] != b"%":
+                raise _NotRaw
+            try:
+                joined.add(data, at)  # the token's reply follows: no copy for padding
+            except Unusual:
+                raise _NotRaw from None
             data = data[at + len(tail) :]
         clean = not data
-        return out
+        return joined.series()
     finally:
         if not clean:
             await conn.disconnect()
         await pool.release(conn)
-
-
-def _parsed(data: bytearray, end: int) -> Parsed:
-    if data[:1] != b"%":
-        raise _NotRaw
-    try:
-        return parse_mrange(data, end)
-    except Unusual:
-        raise _NotRaw from None
 
 
 async def _mrange(
@@ -164,7 +159,7 @@ async def _mrange(
         ]
         try:
             with translate(refused=InvalidQuery):
-                return _joined(await _mrange_raw(client, commands))
+                return list(await _mrange_raw(client, commands))
         except _NotRaw:
             pass
     reply = await _command(client, "TS.MRANGE", start_ms, end_ms, "WITHLABELS", "FILTER", *filters)
@@ -173,27 +168,6 @@ async def _mrange(
         t, v = _columns(value[-1])
         out.append((key, _as_map(value[0]), t, v))
     return out
-
-
-def _joined(parts: list[Parsed]) -> list[tuple[str, Any, Any, Any]]:
-    """The series of consecutive slices, each with its samples of all slices in order, and
-    the labels of the first slice (:class:`_NotRaw` if a later one lists a series it does
-    not: one created meanwhile, whose labels were not asked for)."""
-    if len(parts) == 1:
-        return list(parts[0])
-    order: dict[str, tuple[Any, list[Any], list[Any]]] = {}
-    for key, labels, t, v in parts[0]:
-        order[key] = (labels, [t], [v])
-    for part in parts[1:]:
-        for key, _, t, v in part:
-            if key not in order:
-                raise _NotRaw
-            order[key][1].append(t)
-            order[key][2].append(v)
-    return [
-        (key, labels, np.concatenate(ts), np.concatenate(vs))
-        for key, (labels, ts, vs) in order.items()
-    ]
 
 
 async def range_matching(

@@ -16,9 +16,19 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:
+    from tsdb import _speedups
+except ImportError:  # built without a C compiler: pyarrow and Python write the samples
+    _speedups = None  # type: ignore[assignment]
+
+COMPILED = _speedups is not None
+"""Whether samples are written by the compiled encoder."""
+
 __all__ = [
+    "COMPILED",
     "FEW_SAMPLES",
     "SampleColumns",
+    "encode_compiled",
     "encode_few",
     "encode_many",
     "encode_samples",
@@ -46,10 +56,33 @@ def encode_samples(
     batch: SampleColumns, start: int, end: int
 ) -> tuple[memoryview, npt.NDArray[np.int64]]:
     """RESP bulk strings ``key t v`` for samples ``start:end``, and each sample's byte offset
-    (a few samples joined in Python: pyarrow's calls would cost more than that work)."""
+    (``end - start + 1`` of them). Written in C by :mod:`tsdb._speedups` where the install
+    built it; else a few samples are joined in Python (pyarrow's calls would cost more than
+    that work) and more by pyarrow."""
+    if _speedups is not None:
+        return encode_compiled(batch, start, end)
     if end - start <= FEW_SAMPLES:
         return encode_few(batch, start, end)
     return encode_many(batch, start, end)
+
+
+def encode_compiled(
+    batch: SampleColumns, start: int, end: int
+) -> tuple[memoryview, npt.NDArray[np.int64]]:
+    """:func:`encode_samples` in C (values: integers below 2**53 as digits, any other as
+    ``repr``; both read back as the same double)."""
+    assert _speedups is not None
+    offsets = np.empty(end - start + 1, dtype=np.int64)
+    body = _speedups.madd_args(
+        batch.keys,
+        np.ascontiguousarray(batch.codes, dtype=np.int64),
+        np.ascontiguousarray(batch.ts, dtype=np.int64),
+        np.ascontiguousarray(batch.vs, dtype=np.float64),
+        start,
+        end,
+        offsets,
+    )
+    return memoryview(body), offsets
 
 
 def encode_many(

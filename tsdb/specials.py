@@ -133,12 +133,20 @@ async def clear_at(
     return removed
 
 
+_ASK_FIRST = 64
+"""From this many keys on, :func:`with_companion` first asks whether any series has a
+companion at all: packing a command of thousands of keys costs more than that round trip."""
+
+
 async def with_companion(client: Client, keys: Sequence[str]) -> set[str]:
     """Those of ``keys`` that have a companion (one ``SMISMEMBER``: the registry may hold
-    every series that ever got a staleness marker)."""
+    every series that ever got a staleness marker; for many keys, an ``EXISTS`` of the
+    registry first)."""
     if not keys:
         return set()
     with translate():
+        if len(keys) >= _ASK_FIRST and not await client.exists(specials_registry_key()):
+            return set()
         flags = await client.smismember(specials_registry_key(), list(keys))
     return {key for key, flag in zip(keys, flags, strict=True) if flag}
 

@@ -79,6 +79,21 @@ async def test_special_values_live_and_die_with_their_series(client: QuartClient
     assert await _values(client, "gone[1m]", t[-1]) == ["7"]  # no code of the old series
 
 
+@pytest.mark.parametrize("others", [0, 100])
+async def test_a_finite_value_replaces_a_code_in_a_write_of_many_series(
+    client: QuartClient, others: int
+) -> None:
+    """Whether the write names one series or many (for many, tsapi first asks whether any
+    series has a companion at all), a finite value replaces the code at its time."""
+    t = [T0 + i * 15_000 for i in range(3)]
+    fill = [({"__name__": "fill", "i": str(i)}, t, [1.0] * 3) for i in range(others)]
+    assert (await _write(client, fill)).status_code == 204
+    assert (await _write(client, [({"__name__": "mixed"}, t, [math.nan] * 3)])).status_code == 204
+    later = [({"__name__": "mixed"}, t[1:2], [5.0]), *fill]
+    assert (await _write(client, later)).status_code == 204
+    assert await _values(client, "mixed[1m]", t[-1]) == ["NaN", "5", "NaN"]
+
+
 async def test_keys_follow_the_scheme_and_labels_are_kept(client: QuartClient) -> None:
     response = await _write(
         client,

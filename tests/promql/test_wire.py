@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promql import RemoteWriteError
+from promql import RemoteWriteError, wire
 from promql.proto import remote_pb2
 from promql.remote_write import _scan_with_library, decode_write_request
-from promql.wire import Fallback, Scanned, scan_write_request
+from promql.wire import COMPILED, Fallback, Scanned, scan_write_request
 
 U64 = st.integers(0, (1 << 64) - 1)
 TIMESTAMPS = st.one_of(
@@ -31,6 +31,9 @@ VALUES = st.one_of(
     st.floats(allow_nan=False),
     st.just(struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]),  # StaleNaN
 )
+WALKERS = [pytest.param(False, id="python")]
+if COMPILED:
+    WALKERS.insert(0, pytest.param(True, id="compiled"))
 NAMES = st.one_of(st.sampled_from([b"__name__", b"job", b"le", b""]), st.binary(max_size=200))
 
 
@@ -73,11 +76,16 @@ def requests(draw: st.DrawFn) -> remote_pb2.WriteRequest:
     return request
 
 
+@pytest.mark.parametrize("compiled", WALKERS)
 @settings(max_examples=300, deadline=None)
-@given(requests())
-def test_library_encodings_read_in_bulk_exactly(request: remote_pb2.WriteRequest) -> None:
+@given(request=requests())
+def test_library_encodings_read_in_bulk_exactly(
+    request: remote_pb2.WriteRequest, compiled: bool
+) -> None:
     raw = request.SerializeToString()
-    _same(scan_write_request(raw), _scan_with_library(raw))  # no Fallback: structure is usual
+    _same(
+        scan_write_request(raw, compiled=compiled), _scan_with_library(raw)
+    )  # no Fallback: structure is usual
 
 
 # -- hand-made encodings --------------------------------------------------------------------
@@ -171,20 +179,24 @@ def _decoded(raw: bytes, scan: object) -> object:
         return ("error", str(exc))
 
 
+@pytest.mark.parametrize("compiled", WALKERS)
 @settings(max_examples=400, deadline=None)
-@given(odd_requests())
-def test_odd_encodings_match_the_library(raw: bytes) -> None:
+@given(raw=odd_requests())
+def test_odd_encodings_match_the_library(raw: bytes, compiled: bool) -> None:
     expected = _scan_with_library(raw)
     try:
-        got = scan_write_request(raw)
+        got = scan_write_request(raw, compiled=compiled)
     except Fallback:
         return  # the caller decodes it with the library
     _same(got, expected)
 
 
+@pytest.mark.parametrize("compiled", WALKERS)
 @settings(max_examples=300, deadline=None)
-@given(odd_requests(), st.data())
-def test_damaged_bodies_give_the_librarys_answer(raw: bytes, data: st.DataObject) -> None:
+@given(raw=odd_requests(), data=st.data())
+def test_damaged_bodies_give_the_librarys_answer(
+    raw: bytes, data: st.DataObject, compiled: bool
+) -> None:
     if raw:
         cut = data.draw(st.integers(0, len(raw) - 1))
         flip = data.draw(st.integers(0, 255))
@@ -196,14 +208,15 @@ def test_damaged_bodies_give_the_librarys_answer(raw: bytes, data: st.DataObject
     except RemoteWriteError as exc:
         expected = ("error", str(exc))
     try:
-        got: object = scan_write_request(raw)
+        got: object = scan_write_request(raw, compiled=compiled)
     except Fallback:
         return
     assert not isinstance(expected, tuple), f"the library refuses it: {expected}"
     _same(got, expected)  # type: ignore[arg-type]
 
 
-def test_common_layouts_are_read_without_the_library() -> None:
+@pytest.mark.parametrize("compiled", WALKERS)
+def test_common_layouts_are_read_without_the_library(compiled: bool) -> None:
     request = remote_pb2.WriteRequest()
     for i in range(3):
         ts = request.timeseries.add()
@@ -213,20 +226,23 @@ def test_common_layouts_are_read_without_the_library() -> None:
         for k in range(1, 100):
             ts.samples.add(value=float(k), timestamp=1_700_000_000_000 + 15_000 * k)
     raw = request.SerializeToString()
-    scanned = scan_write_request(raw)
+    scanned = scan_write_request(raw, compiled=compiled)
     _same(scanned, _scan_with_library(raw))
     assert scanned.offsets.tolist() == [0, 100, 200, 300]
+    if compiled:  # read in C, not handed on to the Python walker
+        assert wire._speedups.write_request(raw) is not None
 
 
+@pytest.mark.parametrize("compiled", WALKERS)
 @pytest.mark.parametrize("ts", [0, 1, 127, 128, -1, -(1 << 63), (1 << 63) - 1])
-def test_varint_extremes(ts: int) -> None:
+def test_varint_extremes(ts: int, compiled: bool) -> None:
     request = remote_pb2.WriteRequest()
     series = request.timeseries.add()
     series.labels.add(name=b"__name__", value=b"x")
     for _ in range(40):
         series.samples.add(value=float("nan"), timestamp=ts)
     raw = request.SerializeToString()
-    _same(scan_write_request(raw), _scan_with_library(raw))
+    _same(scan_write_request(raw, compiled=compiled), _scan_with_library(raw))
 
 
 def test_decode_write_request_uses_the_same_checks() -> None:
