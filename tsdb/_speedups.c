@@ -459,7 +459,8 @@ static PyObject *madd_args(PyObject *self, PyObject *args) {
     keys = PySequence_Fast(keys_arg, "keys must be a sequence");
     if (!keys) goto done;
     Py_ssize_t nkeys = PySequence_Fast_GET_SIZE(keys);
-    /* the most bytes: each key's text and head, 20-digit times, 32-character values */
+    /* the most bytes: per sample the key and its head (klen + 24), the time (27) and the
+     * value (46, as text below may hold 39 characters) */
     Py_ssize_t bound = 0;
     for (Py_ssize_t i = start; i < end; i++) {
         int64_t code = codes[i];
@@ -469,7 +470,7 @@ static PyObject *madd_args(PyObject *self, PyObject *args) {
         }
         Py_ssize_t klen;
         if (!PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(keys, code), &klen)) goto done;
-        bound += klen + 24 + 26 + 40;
+        bound += klen + 24 + 27 + 46;
     }
     result = PyBytes_FromStringAndSize(NULL, bound);
     if (!result) goto done;
