@@ -56,6 +56,21 @@ def test_no_test_or_dev_dependency_is_inside(images: Images, role: str) -> None:
     assert not NOT_SHIPPED & set(json.loads(listing.stdout))
 
 
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_the_compiled_parts_are_built_and_no_compiler_is_left(images: Images, role: str) -> None:
+    """The build stage compiled tsdb._speedups and promql._wire; gcc stayed behind in it."""
+    image = getattr(images, role)
+    compiled = run(
+        image,
+        "python",
+        "-c",
+        "from tsdb import mrange_reply, resp; from promql import wire;"
+        "print(mrange_reply.COMPILED, resp.COMPILED, wire.COMPILED)",
+    )
+    assert compiled.stdout.split() == ["True"] * 3, compiled
+    assert run(image, "sh", "-c", "command -v gcc cc").returncode != 0
+
+
 def test_the_api_image_has_no_browser_and_no_worker_numerics(images: Images) -> None:
     assert run(images.api, "sh", "-c", "command -v chromium").returncode != 0
     for module in ("scipy", "statsmodels", "pandas"):
