@@ -106,15 +106,15 @@ def to_batch(decoded: WriteBatch, rejections: Rejections) -> tuple[Batch, dict[s
     special ones by key; samples of series that cannot be stored are rejected."""
     keys: list[str] = []
     labels_by_key: dict[str, dict[str, str]] = {}
-    codes = np.empty(len(decoded.t), dtype=np.int64)
-    valid = np.ones(len(decoded.t), dtype=bool)
+    offsets = decoded.offsets.tolist()
+    series_codes = np.zeros(len(decoded.labels), dtype=np.int64)
+    series_valid = np.ones(len(decoded.labels), dtype=bool)
     table: dict[str, int] = {}
     for i, labels in enumerate(decoded.labels):
-        lo, hi = int(decoded.offsets[i]), int(decoded.offsets[i + 1])
         key, problem = _series_of(tuple(labels.items()))
         if problem is not None:
-            valid[lo:hi] = False
-            for at in range(lo, hi):
+            series_valid[i] = False
+            for at in range(offsets[i], offsets[i + 1]):
                 rejections.add(Rejection(at, problem, key, int(decoded.t[at])))
             continue
         code = table.get(key)
@@ -122,13 +122,19 @@ def to_batch(decoded: WriteBatch, rejections: Rejections) -> tuple[Batch, dict[s
             code = table[key] = len(keys)
             keys.append(key)
             labels_by_key[key] = labels
-        codes[lo:hi] = code
+        series_codes[i] = code
+    counts = np.diff(decoded.offsets)
+    codes = np.repeat(series_codes, counts)
+    valid = np.repeat(series_valid, counts)
     kinds = specials.codes_of(decoded.v)
     finite = valid & (kinds == 0)
     pos = np.arange(len(decoded.t), dtype=np.int64)
-    batch = Batch(
-        keys, codes[finite], decoded.t[finite], decoded.v[finite], pos[finite], labels_by_key
-    )
+    if finite.all():  # the usual body: no copies
+        batch = Batch(keys, codes, decoded.t, decoded.v, pos, labels_by_key)
+    else:
+        batch = Batch(
+            keys, codes[finite], decoded.t[finite], decoded.v[finite], pos[finite], labels_by_key
+        )
     special: dict[str, Specials] = {}
     odd = np.flatnonzero(valid & (kinds != 0))
     if len(odd):

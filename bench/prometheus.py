@@ -2,8 +2,9 @@
 
 ``python -m bench.prometheus [--runs 5] [--profile]`` starts an embedded Redis Stack,
 ``tsapi serve`` and Debian's ``prometheus`` (2.42, ``--web.enable-remote-write-receiver``,
-temp storage), remote-writes the same samples into both (timed: the ingest row), then times
-over HTTP, median of ``--runs``:
+temp storage), remote-writes the same samples into both (timed: the ingest row), waits until
+the machine is idle again (what the ingests left running in the background), then times
+over HTTP, tsapi and Prometheus in turns, median of ``--runs`` each:
 
 - ``sum by (host) (rate(requests_total[5m]))``: 1,000 counters, one day at 15 s, 60 s step;
 - ``histogram_quantile(0.9, sum by (le) (rate(latency_bucket[5m])))``: 100 bucket series,
@@ -212,16 +213,37 @@ def _sharded_row(series: list[Series], samples: int) -> PromRow:
     )
 
 
-def _query(http: httpx.Client, url: str, path: str, params: dict[str, str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        response = http.get(f"{url}/api/v1/{path}", params=params)
-        times.append(time.perf_counter() - began)
-        body = response.json()
-        if body.get("status") != "success" or not body["data"]["result"]:
-            raise SystemExit(f"{url} {params['query']}: {str(body)[:300]}")
-    return statistics.median(times)
+def _query(http: httpx.Client, url: str, path: str, params: dict[str, str]) -> float:
+    """One query's wall time (seconds); exits when it did not succeed."""
+    began = time.perf_counter()
+    response = http.get(f"{url}/api/v1/{path}", params=params)
+    took = time.perf_counter() - began
+    body = response.json()
+    if body.get("status") != "success" or not body["data"]["result"]:
+        raise SystemExit(f"{url} {params['query']}: {str(body)[:300]}")
+    return took
+
+
+def _busy_share() -> float:
+    """The share of the machine's CPU time spent busy over the next second (/proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)  # all but idle and iowait
+
+    busy0, total0 = sample()
+    time.sleep(1)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def _settle(limit_s: float = 60.0) -> None:
+    """Wait (up to ``limit_s``) until the machine is idle: what an ingest leaves running in
+    the background (Redis' AOF rewrite, Prometheus' compactions) would otherwise land in
+    whichever queries come first."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and _busy_share() > 0.05:
+        pass
 
 
 PromRow = tuple[str, str, float, float, bool]  # work, unit, tsapi, Prometheus, higher is better
@@ -257,12 +279,20 @@ def run_prometheus(runs: int) -> list[PromRow]:
             (f"remote-write ingest, {samples / 1e6:.1f} M samples (1,101 series, 10 min a body)",
              "samples/s", samples / ours, samples / theirs, True)
         )  # fmt: skip
+        _settle()
         for work, path, params in queries:
-            _query(http, api.url, path, params, 1)  # warm up both
-            _query(http, prom, path, params, 1)
-            ours_s = _query(http, api.url, path, params, runs)
-            theirs_s = _query(http, prom, path, params, runs)
-            rows.append((work, "ms", ours_s * 1000, theirs_s * 1000, False))
+            _query(http, api.url, path, params)  # warm up both
+            _query(http, prom, path, params)
+            ours_s: list[float] = []
+            theirs_s: list[float] = []
+            for _ in range(runs):  # in turns, so that a disturbance hits both alike
+                ours_s.append(_query(http, api.url, path, params))
+                theirs_s.append(_query(http, prom, path, params))
+            ours_ms, theirs_ms = (
+                statistics.median(ours_s) * 1000,
+                statistics.median(theirs_s) * 1000,
+            )
+            rows.append((work, "ms", ours_ms, theirs_ms, False))
     rows.insert(1, _sharded_row(gauge + day, samples))
     return rows
 
