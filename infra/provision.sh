@@ -10,8 +10,9 @@
 #    containers.conf drop-in that lets containers start on this kind of machine (see below);
 #  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
 #    against (tests start their own binary; the package's systemd service plays no part);
-#  - gcc and Python's headers, which build tsdb._speedups (the compiled reader of TS.MRANGE
-#    replies; without them pip installs tsapi without it, and PromQL reads are slower).
+#  - gcc and Python's headers, which build the compiled parts (setup.py: tsdb._speedups and
+#    promql._wire; without them pip installs tsapi without them, and PromQL reads and
+#    remote write are slower).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -29,7 +30,7 @@ command -v catatonit >/dev/null || tools+=(catatonit)  # the pause process of `p
 [ -x /usr/lib/podman/netavark ] || tools+=(netavark aardvark-dns)
 command -v debootstrap >/dev/null || tools+=(debootstrap)
 command -v prometheus >/dev/null || tools+=(prometheus)  # tests/promql's reference
-command -v gcc >/dev/null || tools+=(gcc libc6-dev)  # tsdb._speedups
+command -v gcc >/dev/null || tools+=(gcc libc6-dev)  # setup.py's compiled parts
 "${PYTHON:-python3}" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
   || tools+=(python3-dev)
 

@@ -6,8 +6,11 @@ remote-write request. Prometheus (and every client built on its ``prompb``) enco
 
     0x12 <len> 0x09 <8 bytes of the double> 0x10 <varint timestamp>
 
-so the samples of a series are a run of records of one length. This module walks the
-message structure in Python (per series and per label: a few per body thousand samples),
+so the samples of a series are a run of records of one length. Where the install built
+:mod:`promql._wire` (C), a body in the canonical layout (each series' labels, then its
+samples; only the fields Prometheus writes) is walked there in one pass, and only each
+series' label records are read here (once per process: a sender repeats them). Otherwise,
+and for any other layout, this module walks the message structure in Python (per series and per label: a few per body thousand samples),
 and reads each run of same-layout samples with numpy: the run's bytes become a 2-D array
 of one row per record, every row is checked against the layout (tags, lengths, varint
 continuation bits) and the values and timestamps are taken from its columns.
@@ -356,8 +359,8 @@ class _Walker:
 
 
 def scan_write_request(raw: bytes, *, compiled: bool = COMPILED) -> Scanned:
-    """The series of a decompressed ``WriteRequest`` (raises :class:`Fallback`): walked by
-    :mod:`tsdb._speedups` when it is in the canonical layout (and ``compiled``), else by
+    """The series of a decompressed ``WriteRequest`` (raises :class:`Fallback`): walked in C
+    by :mod:`promql._wire` when it is in the canonical layout (and ``compiled``), else by
     :class:`_Walker`."""
     if compiled:
         found = _speedups.write_request(raw)

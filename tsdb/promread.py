@@ -90,10 +90,10 @@ class _NotRaw(Exception):
 async def _mrange_raw(client: Redis, commands: Sequence[Sequence[Any]]) -> Parsed:
     """The replies of ``commands`` (``TS.MRANGE`` of consecutive time slices, the first
     ``WITHLABELS``), parsed from their raw RESP3 bytes (:mod:`tsdb.mrange_reply`) on one
-    pooled connection and joined per series. The next command is
-    sent once the previous reply is all here, so that Redis works on it while this process
-    parses. (Sent any sooner, it keeps Redis, which has one thread, from writing out the
-    rest of the previous reply until it is done: this process then waits for both.)
+    pooled connection and joined per series. The next command is sent once the previous
+    reply is all here, so that Redis works on it while this process parses. (Sent any
+    sooner, it keeps Redis, which has one thread, from writing out the rest of the previous
+    reply until it is done: this process then waits for both.)
 
     Each command is followed by an ``ECHO`` of a random token: its reply (found in the
     bytes) ends the command's reply, whose own structure the parser checks to end exactly
@@ -149,7 +149,7 @@ async def _mrange(
     client: Client, start_ms: int, end_ms: int, filters: Sequence[str]
 ) -> list[tuple[str, Any, Any, Any]]:
     """``(key, labels, t, v)`` per series of ``TS.MRANGE start end WITHLABELS FILTER ...``:
-    the raw replies of consecutive time slices parsed by numpy and joined, or one reply
+    the raw replies of consecutive time slices read in bulk and joined, or one reply
     parsed by hiredis when they cannot be."""
     if isinstance(client, Redis):
         # labels once: the first slice's (later slices list the same series)
