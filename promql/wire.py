@@ -10,8 +10,9 @@ so the samples of a series are a run of records of one length. Where the install
 :mod:`promql._wire` (C), a body in the canonical layout (each series' labels, then its
 samples; only the fields Prometheus writes) is walked there in one pass, and only each
 series' label records are read here (once per process: a sender repeats them). Otherwise,
-and for any other layout, this module walks the message structure in Python (per series and per label: a few per body thousand samples),
-and reads each run of same-layout samples with numpy: the run's bytes become a 2-D array
+and for any other layout, this module walks the message structure in Python (per series
+and per label: a few per body thousand samples), and reads each run of same-layout samples
+with numpy: the run's bytes become a 2-D array
 of one row per record, every row is checked against the layout (tags, lengths, varint
 continuation bits) and the values and timestamps are taken from its columns.
 

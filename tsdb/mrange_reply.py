@@ -6,7 +6,7 @@ of samples that is most of a PromQL query's time (3 s for 5.7 M samples here, ag
 ``*2``, ``:<timestamp>``, ``,<value>``, so they are read in bulk:
 
 - by the compiled :mod:`tsdb._speedups` where the install built it: one pass in C over the
-  whole reply, headers included (28–67 ns a sample measured, by how many digits the values
+  whole reply, headers included (28 to 67 ns a sample measured, by how many digits the values
   have), into per-series buffers that grow across time slices (:class:`Joined`);
 - else with numpy: the (few) header elements of each series read in Python, the positions
   of every line end and the shape of every sample line checked, then the timestamp and
