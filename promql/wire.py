@@ -12,9 +12,9 @@ samples; only the fields Prometheus writes) is walked there in one pass, and onl
 series' label records are read here (once per process: a sender repeats them). Otherwise,
 and for any other layout, this module walks the message structure in Python (per series
 and per label: a few per body thousand samples), and reads each run of same-layout samples
-with numpy: the run's bytes become a 2-D array
-of one row per record, every row is checked against the layout (tags, lengths, varint
-continuation bits) and the values and timestamps are taken from its columns.
+with numpy: the run's bytes become a 2-D array of one row per record, every row is checked
+against the layout (tags, lengths, varint continuation bits) and the values and timestamps
+are taken from its columns.
 
 Anything else is handled exactly as the protobuf library would: a sample record of
 another layout (a zero value or a zero timestamp is omitted in proto3, fields in another
