@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench provision images clean
 
-$(STAMP): setup.cfg setup.py pyproject.toml client/pyproject.toml tsdb/_speedups.c promql/_wire.c
+$(STAMP): setup.cfg setup.py pyproject.toml client/pyproject.toml tsdb/_speedups.c promql/_wire.c promql/_kernels.c
 	$(MAKE) provision
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -1,8 +1,9 @@
 """The compiled parts (C, Python's API only): :mod:`tsdb._speedups` (TS.MRANGE replies read,
-TS.MADD arguments written) and :mod:`promql._wire` (remote-write bodies walked). They are
-optional: where no C compiler is at hand the install goes on without them and tsapi does the
-same work with numpy, pyarrow and Python, more slowly (``COMPILED`` in ``tsdb.mrange_reply``,
-``tsdb.resp`` and ``promql.wire`` says which)."""
+TS.MADD arguments written), :mod:`promql._wire` (remote-write bodies walked) and
+:mod:`promql._kernels` (rate, increase and delta). They are optional: where no C compiler is
+at hand the install goes on without them and tsapi does the same work with numpy, pyarrow
+and Python, more slowly (``COMPILED`` in ``tsdb.mrange_reply``, ``tsdb.resp``,
+``promql.wire`` and ``promql.range_functions`` says which)."""
 
 from setuptools import Extension, setup
 
@@ -12,6 +13,7 @@ setup(
         for name, source in [
             ("tsdb._speedups", "tsdb/_speedups.c"),
             ("promql._wire", "promql/_wire.c"),
+            ("promql._kernels", "promql/_kernels.c"),
         ]
     ]
 )

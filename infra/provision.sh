@@ -10,9 +10,9 @@
 #    containers.conf drop-in that lets containers start on this kind of machine (see below);
 #  - for the PromQL tests: Debian's prometheus (2.42), the reference the engine is judged
 #    against (tests start their own binary; the package's systemd service plays no part);
-#  - gcc and Python's headers, which build the compiled parts (setup.py: tsdb._speedups and
-#    promql._wire; without them pip installs tsapi without them, and PromQL reads and
-#    remote write are slower).
+#  - gcc and Python's headers, which build the compiled parts (setup.py: tsdb._speedups,
+#    promql._wire and promql._kernels; without them pip installs tsapi without them, and
+#    PromQL and remote write are slower).
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 

@@ -16,6 +16,14 @@ import numpy as np
 from promql.eval.values import RangeInput, Vec, check_no_duplicates
 from promql.labels import drop_name
 
+try:
+    from promql import _kernels
+except ImportError:  # built without a C compiler: numpy computes rate, increase and delta
+    _kernels = None  # type: ignore[assignment]
+
+COMPILED = _kernels is not None
+"""Whether rate, increase and delta run in C (the same bits as the numpy kernel)."""
+
 __all__ = ["RANGE_FUNCTIONS", "WindowArgs", "evaluate_range_function"]
 
 _MAX_GATHER = 2_000_000  # elements of a (steps x window) matrix built at once
@@ -71,6 +79,36 @@ def _per_window(
 
 
 def _extrapolated(w: WindowArgs, counter: bool, rate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """rate, increase and delta: Prometheus' extrapolation to the window's edges, counter
+    resets added back for rate and increase."""
+    if _kernels is not None:
+        return _extrapolated_compiled(w, counter, rate)
+    return _extrapolated_numpy(w, counter, rate)
+
+
+def _extrapolated_compiled(
+    w: WindowArgs, counter: bool, rate: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_extrapolated_numpy`'s arithmetic, in the same order, in one pass in C."""
+    assert _kernels is not None
+    values = np.empty(len(w.lo), dtype=np.float64)
+    present = np.empty(len(w.lo), dtype=bool)
+    _kernels.extrapolated(
+        np.ascontiguousarray(w.t, dtype=np.int64),
+        np.ascontiguousarray(w.v, dtype=np.float64),
+        np.ascontiguousarray(w.lo, dtype=np.int64),
+        np.ascontiguousarray(w.hi, dtype=np.int64),
+        np.ascontiguousarray(w.refs, dtype=np.int64),
+        w.range_ms,
+        counter,
+        rate,
+        values,
+        present,
+    )
+    return values, present
+
+
+def _extrapolated_numpy(w: WindowArgs, counter: bool, rate: bool) -> tuple[np.ndarray, np.ndarray]:
     cnt = w.count
     present = cnt >= 2
     first = np.where(present, w.lo, 0)
