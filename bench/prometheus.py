@@ -239,7 +239,7 @@ def _busy_share() -> float:
 
 def _settle(limit_s: float = 60.0) -> None:
     """Wait (up to ``limit_s``) until the machine is idle: what an ingest leaves running in
-    the background (Redis' AOF rewrite, Prometheus' compactions) would otherwise land in
+    the background (Redis was rewriting its AOF right after it) would otherwise land in
     whichever queries come first."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline and _busy_share() > 0.05:
