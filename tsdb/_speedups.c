@@ -1,15 +1,15 @@
-/* tsdb._speedups: the sample lines of a TS.MRANGE reply (RESP3) read straight into columns.
+/* tsdb._speedups: RESP read and written in C.
  *
- * A series' samples in such a reply are lines of one fixed shape,
+ * mrange_add reads a TS.MRANGE reply (RESP3) in one pass: each series' key and labels, and
+ * its samples, lines of one fixed shape,
  *     *2\r\n:<timestamp>\r\n,<double>\r\n
- * and :mod:`tsdb.mrange_reply` reads the few header elements of each series in Python.
- * numpy needs several passes over every byte for the sample lines (line ends, shape checks,
- * the casts); this reads them in one pass. Anything not of that shape raises ValueError:
- * the caller then parses the reply another way.
+ * straight into per-series columns (numpy needs several passes over every byte: line ends,
+ * shape checks, the casts). Anything not of the usual shape raises ValueError: the caller
+ * then parses the reply another way. madd_args writes the "key t v" arguments of TS.MADD.
  *
  * Doubles are read exactly as Python's float() reads them (correctly rounded). A decimal of
  * at most 19 significant digits, m * 10^e:
- * - m < 2^53 and |e| <= 22: m * 10^e or m / 10^-e is one correctly rounded IEEE operation
+ * - m <= 2^53 and |e| <= 22: m * 10^e or m / 10^-e is one correctly rounded IEEE operation
  *   (Clinger's fast path);
  * - else, where long double is x87's (64-bit significand) and |e| <= 27: m and 10^|e| are
  *   exact in it, so the product or quotient x' is x correctly rounded to 64 bits. Rounding
@@ -37,7 +37,7 @@ static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* The double in s[0:n], or -1 with *bad set when it is not one. */
+/* The double in s[0:n] into *out; -1 when the text is not one. */
 static int read_double(const char *s, Py_ssize_t n, double *out) {
     const char *p = s, *end = s + n;
     int negative = 0;

@@ -5,14 +5,12 @@ and NaN samples, gaps, and windows of every size."""
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promql import range_functions
 from promql.range_functions import WindowArgs, _extrapolated_compiled, _extrapolated_numpy
 
 VALUES = st.one_of(
@@ -21,16 +19,14 @@ VALUES = st.one_of(
 )
 
 
-def test_the_kernels_are_built() -> None:
-    """The install compiled promql._kernels (CI has a compiler; elsewhere it may be absent)."""
-    if not range_functions.COMPILED and not os.environ.get("CI"):
-        pytest.skip("promql._kernels was not built here (no C compiler at install time)")
-    assert range_functions.COMPILED
-
-
 @st.composite
 def windows(draw: st.DrawFn) -> WindowArgs:
-    gaps = draw(st.lists(st.integers(1, 120_000), min_size=1, max_size=60))
+    if draw(st.booleans()):  # scrapes: a regular interval with some jitter
+        interval = draw(st.integers(1_000, 60_000))
+        jitter = st.integers(-interval // 5, interval // 5)
+        gaps = [interval + draw(jitter) for _ in range(draw(st.integers(1, 60)))]
+    else:
+        gaps = draw(st.lists(st.integers(1, 120_000), min_size=1, max_size=60))
     t = 1_700_000_000_000 + np.cumsum(np.array(gaps, dtype=np.int64))
     if draw(st.booleans()):  # a counter: increments, with resets to a lower value
         steps = draw(st.lists(st.floats(0, 100), min_size=len(t), max_size=len(t)))
@@ -52,7 +48,6 @@ def _bits(a: np.ndarray) -> list[object]:
     return ["nan" if math.isnan(x) else x.hex() for x in a.tolist()]
 
 
-@pytest.mark.skipif(not range_functions.COMPILED, reason="promql._kernels not built")
 @pytest.mark.parametrize("counter, rate", [(True, True), (True, False), (False, False)])
 @settings(max_examples=300, deadline=None)
 @given(w=windows())
