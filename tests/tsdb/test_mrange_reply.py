@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Any
 
 import hiredis
 import numpy as np
@@ -52,14 +53,14 @@ KEYS = st.lists(st.text(min_size=1, max_size=12), max_size=5, unique=True)
 
 
 @st.composite
-def replies(draw: st.DrawFn, keys: list[str] | None = None, labels: bool = True) -> bytes:
+def replies(draw: st.DrawFn, keys: list[str] | None = None, with_labels: bool = True) -> bytes:
     """A ``TS.MRANGE`` reply of ``keys`` (drawn by default), ``WITHLABELS`` or not."""
     keys = draw(KEYS) if keys is None else keys
     out = [b"%%%d\r\n" % len(keys)]
     for key in keys:
         out.append(_bulk(key) + b"*3\r\n")
         pairs = st.dictionaries(st.text(max_size=8), st.none() | st.text(max_size=8))
-        labels = draw(pairs) if labels else {}
+        labels = draw(pairs) if with_labels else {}
         out.append(b"%%%d\r\n" % len(labels))
         for name, value in labels.items():
             out.append(_bulk(name) + (b"_\r\n" if value is None else _bulk(value)))
@@ -72,9 +73,7 @@ def replies(draw: st.DrawFn, keys: list[str] | None = None, labels: bool = True)
 
 
 def _same(raw: bytes, compiled: bool) -> None:
-    reader = hiredis.Reader(encoding="utf-8")
-    reader.feed(raw)
-    expected = _as_map(reader.gets())
+    expected = _hiredis(raw)
     got = parse_mrange(raw, compiled=compiled)
     assert [k for k, *_ in got] == list(expected)
     for key, labels, t, v in got:
@@ -117,7 +116,7 @@ def test_slices_are_joined_per_series(compiled: bool, data: st.DataObject) -> No
         later = later[: data.draw(st.integers(0, len(later)))]
         if data.draw(st.integers(0, 9)) == 0:
             later.append(data.draw(st.text(min_size=1, max_size=12)))
-        raws.append(data.draw(replies(list(dict.fromkeys(later)), labels=False)))
+        raws.append(data.draw(replies(list(dict.fromkeys(later)), with_labels=False)))
     first = _hiredis(raws[0])
     joined = Joined(len(raws), compiled=compiled)
     expected = {k: ([], []) for k in first}
@@ -144,7 +143,7 @@ def test_slices_are_joined_per_series(compiled: bool, data: st.DataObject) -> No
         assert v.view(np.int64).tolist() == np.array(expected[key][1]).view(np.int64).tolist()
 
 
-def _hiredis(raw: bytes) -> dict[str, object]:
+def _hiredis(raw: bytes) -> dict[str, Any]:
     reader = hiredis.Reader(encoding="utf-8")
     reader.feed(raw)
     return _as_map(reader.gets())
